@@ -1,0 +1,151 @@
+"""Data sources and the prepared splits that the later stages read.
+
+A source returns a ``Dataset``: integer images, class indices and class names.
+``digits`` (scikit-learn's 8x8 digits, shipped with scikit-learn) is built in;
+another source is one more function in ``SOURCES``.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from stages.cli import UserError
+from stages.outputs import json_text, write_bytes
+
+
+class DataError(UserError):
+    """A data file that is missing, unreadable or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    images: np.ndarray  # (n_samples, height, width) uint8, values 0..pixel_max
+    labels: np.ndarray  # (n_samples,) int64 indices into classes
+    ids: np.ndarray  # (n_samples,) int64, each sample's row in the source
+    classes: tuple[str, ...]
+    pixel_max: int  # the brightest possible pixel value, for scaling features to 0..1
+
+
+def load_digits_source() -> Dataset:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return Dataset(
+        images=bunch.images.astype(np.uint8),  # stored as floats holding 0..16
+        labels=bunch.target.astype(np.int64),
+        ids=np.arange(len(bunch.target), dtype=np.int64),
+        classes=tuple(str(name) for name in bunch.target_names),
+        pixel_max=16,
+    )
+
+
+SOURCES = {"digits": load_digits_source}
+
+
+def validate(dataset: Dataset, source: str) -> Dataset:
+    images, labels = dataset.images, dataset.labels
+    n = len(labels)
+    if images.ndim != 3 or images.shape[0] != n or n == 0:
+        raise DataError(
+            f"{source}: expected images of shape (n, height, width) matching {n} labels; "
+            f"got {images.shape}"
+        )
+    if labels.min() < 0 or labels.max() >= len(dataset.classes):
+        raise DataError(f"{source}: labels must be in 0..{len(dataset.classes) - 1}")
+    if int(images.max()) > dataset.pixel_max:
+        raise DataError(f"{source}: pixel values must be in 0..{dataset.pixel_max}")
+    return dataset
+
+
+def split(dataset: Dataset, *, test_size: float, seed: int) -> tuple[Dataset, Dataset]:
+    """A stratified, seeded split into (train, test)."""
+    from sklearn.model_selection import train_test_split
+
+    positions = np.arange(len(dataset.labels))
+    try:
+        train_rows, test_rows = train_test_split(
+            positions, test_size=test_size, stratify=dataset.labels, random_state=seed
+        )
+    except ValueError as error:  # e.g. fewer test samples than classes
+        raise UserError(f"split.test_size={test_size:g}: cannot split stratified ({error})") from None
+    return _take(dataset, np.sort(train_rows)), _take(dataset, np.sort(test_rows))
+
+
+def _take(dataset: Dataset, rows: np.ndarray) -> Dataset:
+    return Dataset(
+        images=dataset.images[rows],
+        labels=dataset.labels[rows],
+        ids=dataset.ids[rows],
+        classes=dataset.classes,
+        pixel_max=dataset.pixel_max,
+    )
+
+
+# The prepared directory: plain .npy arrays (byte-reproducible, unlike .npz, whose
+# zip entries carry the time) and two small JSON files.
+def save_splits(directory: str | Path, train: Dataset, test: Dataset) -> None:
+    directory = Path(directory)
+    for name, part in (("train", train), ("test", test)):
+        for field in ("images", "labels", "ids"):
+            write_bytes(directory / f"{name}_{field}.npy", _npy_bytes(getattr(part, field)))
+    write_bytes(directory / "classes.json", json_text(list(train.classes)).encode())
+    meta = {"pixel_max": train.pixel_max, "image_shape": list(train.images.shape[1:])}
+    write_bytes(directory / "meta.json", json_text(meta).encode())
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def load_split(directory: str | Path, name: str) -> Dataset:
+    directory = Path(directory)
+    arrays = {field: _load_npy(directory / f"{name}_{field}.npy") for field in ("images", "labels", "ids")}
+    meta = _load_json(directory / "meta.json")
+    classes = load_classes(directory / "classes.json")
+    dataset = Dataset(classes=classes, pixel_max=int(meta["pixel_max"]), **arrays)
+    return validate(dataset, str(directory / f"{name}_*.npy"))
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found (run the prepare stage)") from None
+    except (ValueError, OSError) as error:
+        raise DataError(f"{path}: not a readable .npy array ({error})") from None
+
+
+def _load_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (ValueError, OSError) as error:
+        raise DataError(f"{path}: not valid JSON ({error})") from None
+
+
+def load_classes(path: str | Path) -> tuple[str, ...]:
+    """The ordered class names: a JSON list of distinct, non-empty strings."""
+    path = Path(path)
+    classes = _load_json(path)
+    if (
+        not isinstance(classes, list)
+        or len(classes) < 2
+        or not all(isinstance(name, str) and name for name in classes)
+        or len(set(classes)) != len(classes)
+    ):
+        raise DataError(
+            f"{path}: must be a JSON list of at least 2 distinct, non-empty class names"
+        )
+    return tuple(classes)
+
+
+def features(images: np.ndarray, pixel_max: int) -> np.ndarray:
+    """Images of shape (n, height, width) as rows of pixel intensities in 0..1."""
+    return images.reshape(len(images), -1).astype(np.float64) / pixel_max

@@ -1,0 +1,154 @@
+"""Seaborn heatmaps of the evaluation matrices. Drawing only: nothing here saves.
+
+Each function takes the matrix, the ordered class names and an optional ``ax``,
+and returns the figure. Without an ``ax`` it makes a ``matplotlib.figure.Figure``
+(no pyplot, so no global state and no GUI backend) sized for the number of
+classes: cells keep a readable size, numbers shrink with the cells and are left
+out when cells get too small to hold them.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+# Above this many classes the per-cell numbers would be unreadable: colour only.
+MAX_ANNOTATED_CLASSES = 40
+
+
+@dataclass(frozen=True)
+class Layout:
+    cell: float  # inches per cell
+    font: float  # points, for the numbers in the cells
+    annotate: bool
+
+
+def layout(n_classes: int) -> Layout:
+    cell = 0.6 if n_classes <= 12 else max(0.16, 7.5 / n_classes)
+    font = float(np.clip(cell * 16, 5, 10))
+    return Layout(cell=cell, font=font, annotate=n_classes <= MAX_ANNOTATED_CLASSES)
+
+
+def _figure_and_axes(n_classes: int, ax: Axes | None) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.get_figure(), ax
+    grid = layout(n_classes).cell * n_classes
+    # inches around the grid: tick and axis labels, the title, and on the right the
+    # colorbar, which seaborn carves out of the axes (15% of their width, plus a gap)
+    left, right, bottom, top = 1.0, 0.2, 0.9, 0.6
+    axes_width = grid / 0.78
+    figure = Figure(figsize=(left + axes_width + right, bottom + grid + top))
+    width, height = figure.get_size_inches()
+    figure.subplots_adjust(
+        left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height
+    )
+    return figure, figure.add_subplot()
+
+
+def _draw(
+    matrix: np.ndarray,
+    classes: Sequence[str],
+    ax: Axes | None,
+    *,
+    annotations: np.ndarray,
+    cmap: str,
+    vmin: float,
+    vmax: float,
+    colorbar_label: str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+) -> Figure:
+    figure, ax = _figure_and_axes(len(classes), ax)
+    style = layout(len(classes))
+    sns.heatmap(
+        matrix,
+        ax=ax,
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+        annot=annotations if style.annotate else False,
+        fmt="",
+        annot_kws={"fontsize": style.font},
+        square=True,
+        linewidths=0.5 if len(classes) <= MAX_ANNOTATED_CLASSES else 0,
+        linecolor="white",
+        xticklabels=list(classes),
+        yticklabels=list(classes),
+        cbar_kws={"label": colorbar_label, "shrink": 0.8},
+    )
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    tick_font = float(np.clip(style.cell * 18, 5, 10))
+    ax.tick_params(axis="both", labelsize=tick_font, length=0)
+    ax.tick_params(axis="x", labelrotation=90 if len(classes) > 12 else 0)
+    ax.tick_params(axis="y", labelrotation=0)
+    return figure
+
+
+def confusion_counts_heatmap(counts: np.ndarray, classes: Sequence[str], *, ax: Axes | None = None) -> Figure:
+    """Counts of shape (n_classes, n_classes): rows are true labels, columns predictions."""
+    return _draw(
+        counts,
+        classes,
+        ax,
+        annotations=counts.astype(str),
+        cmap="Blues",
+        vmin=0,
+        vmax=max(int(counts.max()), 1),
+        colorbar_label="samples",
+        title=f"Confusion matrix ({int(counts.sum())} samples)",
+        xlabel="Prediction",
+        ylabel="Label",
+    )
+
+
+def confusion_normalized_heatmap(
+    counts: np.ndarray, classes: Sequence[str], *, ax: Axes | None = None
+) -> Figure:
+    """Colour = share of the true class; each cell shows the share and, below it, the count."""
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals != 0)
+    annotations = np.array(
+        [
+            [f"{share:.2f}\n{count}" if count else "" for share, count in zip(row_s, row_c, strict=True)]
+            for row_s, row_c in zip(shares, counts, strict=True)
+        ]
+    )
+    return _draw(
+        shares,
+        classes,
+        ax,
+        annotations=annotations,
+        cmap="Blues",
+        vmin=0,
+        vmax=1,
+        colorbar_label="share of the true class",
+        title="Confusion matrix, normalized by true class (share / count)",
+        xlabel="Prediction",
+        ylabel="Label",
+    )
+
+
+def pairwise_accuracy_heatmap(
+    accuracy: np.ndarray, classes: Sequence[str], *, ax: Axes | None = None
+) -> Figure:
+    """Pairwise accuracy in 0..1, red = low to blue = high; NaN cells stay blank."""
+    annotations = np.array([[f"{value:.2f}" for value in row] for row in accuracy])
+    return _draw(
+        accuracy,
+        classes,
+        ax,
+        annotations=annotations,
+        cmap="RdBu",
+        vmin=0,
+        vmax=1,
+        colorbar_label="pairwise accuracy (diagonal: recall)",
+        title="Pairwise accuracy: true class ranked above the other",
+        xlabel="digit_b",
+        ylabel="digit_a",
+    )

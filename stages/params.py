@@ -1,0 +1,233 @@
+"""Read ``params.yaml`` once and turn each section into typed, validated values.
+
+Every stage reads only its own sections. Unknown sections and keys are errors
+(a typo must not silently fall back to a default), and every message names the
+file, the dotted key, what is allowed and what was found.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stages.cli import UserError
+
+SECTIONS = ("data", "split", "train", "evaluate")
+DATA_SOURCES = ("digits",)
+
+Validator = Callable[[str, Any], Any]
+
+
+class ParamsError(UserError):
+    """A key, type or value in ``params.yaml`` that this project does not accept."""
+
+
+@dataclass(frozen=True)
+class DataParams:
+    source: str
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    test_size: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    model: str
+    seed: int
+    hyperparameters: Mapping[str, Any]  # of the chosen model only, already validated
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    top_confusions: int
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Parse the params file and check its top-level sections, nothing more."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ParamsError(f"{path}: cannot read it ({error})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ParamsError(f"{path}: not valid YAML{line}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: must be a mapping of sections {', '.join(SECTIONS)}")
+    unknown = sorted(str(key) for key in raw if key not in SECTIONS)
+    if unknown:
+        raise ParamsError(
+            f"{path}: unknown section '{unknown[0]}'; allowed: {', '.join(SECTIONS)}"
+        )
+    return {"__file__": str(path), **raw}
+
+
+def data_params(raw: Mapping[str, Any]) -> DataParams:
+    values = _section(raw, "data", {"source": choice(DATA_SOURCES)})
+    return DataParams(**values)
+
+
+def split_params(raw: Mapping[str, Any]) -> SplitParams:
+    values = _section(
+        raw, "split", {"test_size": open_interval(0.0, 1.0), "seed": seed_value}
+    )
+    return SplitParams(**values)
+
+
+def evaluate_params(raw: Mapping[str, Any]) -> EvaluateParams:
+    values = _section(raw, "evaluate", {"top_confusions": integer(minimum=1)})
+    return EvaluateParams(**values)
+
+
+def train_params(raw: Mapping[str, Any], models: Mapping[str, Mapping[str, Validator]]) -> TrainParams:
+    """Validate the ``train`` section against the hyperparameter schema of each model.
+
+    Every model's block is checked, not just the chosen one's, so a typo in a block
+    that is not in use today is reported today.
+    """
+    schema: dict[str, Validator] = {"model": choice(tuple(models)), "seed": seed_value}
+    for name, fields in models.items():
+        schema[name] = _block(fields)
+    values = _section(raw, "train", schema)
+    return TrainParams(
+        model=values["model"], seed=values["seed"], hyperparameters=values[values["model"]]
+    )
+
+
+def _section(raw: Mapping[str, Any], name: str, schema: Mapping[str, Validator]) -> dict:
+    file = raw.get("__file__", "params.yaml")
+    if name not in raw:
+        raise ParamsError(f"{file}: missing section '{name}'")
+    try:
+        return _block(schema)(name, raw[name])
+    except ParamsError as error:
+        raise ParamsError(f"{file}: {error}") from None
+
+
+def _block(schema: Mapping[str, Validator]) -> Validator:
+    def validate(key: str, value: Any) -> dict:
+        if not isinstance(value, dict):
+            raise ParamsError(f"{key} must be a mapping with keys {', '.join(schema)}")
+        for name in value:
+            if name not in schema:
+                raise ParamsError(
+                    f"unknown key '{key}.{name}'; allowed: {', '.join(schema)}"
+                )
+        for name in schema:
+            if name not in value:
+                raise ParamsError(f"missing key '{key}.{name}'")
+        return {name: check(f"{key}.{name}", value[name]) for name, check in schema.items()}
+
+    return validate
+
+
+def _describe(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def choice(options: tuple[str, ...]) -> Validator:
+    def validate(key: str, value: Any) -> str:
+        if not isinstance(value, str) or value not in options:
+            raise ParamsError(
+                f"{key} must be one of {', '.join(options)}; got {_describe(value)}"
+            )
+        return value
+
+    return validate
+
+
+def integer(*, minimum: int, maximum: int | None = None) -> Validator:
+    def validate(key: str, value: Any) -> int:
+        in_range = maximum is None or (isinstance(value, int) and value <= maximum)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum or not in_range:
+            bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+            raise ParamsError(f"{key} must be an integer {bound}; got {_describe(value)}")
+        return value
+
+    return validate
+
+
+def optional(validator: Validator) -> Validator:
+    """``null`` or whatever ``validator`` accepts (e.g. an unlimited tree depth)."""
+
+    def validate(key: str, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return validator(key, value)
+        except ParamsError as error:
+            raise ParamsError(f"{error} (or null)") from None
+
+    return validate
+
+
+def _number(key: str, value: Any, bound: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ParamsError(f"{key} must be a number {bound}; got {_describe(value)}")
+    return float(value)
+
+
+def positive(key: str, value: Any) -> float:
+    number = _number(key, value, "> 0")
+    if not number > 0 or number == float("inf"):
+        raise ParamsError(f"{key} must be a number > 0; got {_describe(value)}")
+    return number
+
+
+def non_negative(key: str, value: Any) -> float:
+    number = _number(key, value, ">= 0")
+    if not number >= 0 or number == float("inf"):
+        raise ParamsError(f"{key} must be a number >= 0; got {_describe(value)}")
+    return number
+
+
+def open_interval(low: float, high: float) -> Validator:
+    def validate(key: str, value: Any) -> float:
+        number = _number(key, value, f"strictly between {low:g} and {high:g}")
+        if not low < number < high:
+            raise ParamsError(
+                f"{key} must be a number strictly between {low:g} and {high:g}; "
+                f"got {_describe(value)}"
+            )
+        return number
+
+    return validate
+
+
+seed_value = integer(minimum=0, maximum=2**32 - 1)
+
+
+def positive_int_list(key: str, value: Any) -> tuple[int, ...]:
+    ok = isinstance(value, list) and value and all(
+        isinstance(item, int) and not isinstance(item, bool) and item >= 1 for item in value
+    )
+    if not ok:
+        raise ParamsError(
+            f"{key} must be a non-empty list of integers >= 1; got {_describe(value)}"
+        )
+    return tuple(value)
+
+
+def positive_or(options: tuple[str, ...]) -> Validator:
+    """A positive number or one of a few named settings (e.g. SVC's ``gamma``)."""
+
+    def validate(key: str, value: Any) -> float | str:
+        if isinstance(value, str) and value in options:
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < float("inf"):
+            return float(value)
+        raise ParamsError(
+            f"{key} must be a number > 0 or one of {', '.join(options)}; got {_describe(value)}"
+        )
+
+    return validate

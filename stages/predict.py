@@ -1,0 +1,51 @@
+"""Stage predict: one row per held-out sample with the class probabilities."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from stages import datasets, model_io
+from stages.cli import UserError, run
+from stages.outputs import write_text
+from stages.predictions import Predictions, to_csv
+
+
+def predict(model: Any, split: datasets.Dataset) -> Predictions:
+    """Probabilities for every class, and the most probable class as the prediction.
+
+    The prediction is the arg max of the probabilities (ties to the lowest class
+    index), so every number in the file tells one consistent story.
+    """
+    n_classes = len(split.classes)
+    fitted = np.asarray(model.classes_)
+    if fitted.min() < 0 or fitted.max() >= n_classes:
+        raise UserError(f"the model knows classes {fitted.tolist()}, not 0..{n_classes - 1}")
+    proba = np.zeros((len(split.labels), n_classes))
+    # A class missing from the training split has no column of its own: it gets 0.
+    proba[:, fitted] = model.predict_proba(datasets.features(split.images, split.pixel_max))
+    return Predictions(
+        sample=split.ids,
+        actual=split.labels,
+        predicted=proba.argmax(axis=1),
+        proba=proba,
+        classes=split.classes,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", required=True, help="directory of prepared splits")
+    parser.add_argument("--model", required=True, help="the skops model file")
+    parser.add_argument("--out", required=True, help="the predictions CSV to write")
+    args = parser.parse_args(argv)
+
+    split = datasets.load_split(args.data, "test")
+    model = model_io.load_model(args.model)
+    write_text(args.out, to_csv(predict(model, split)))
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

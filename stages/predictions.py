@@ -1,0 +1,178 @@
+"""The predictions file: the one input of the evaluate stage.
+
+A CSV file with a header and one row per evaluated sample:
+
+    sample,actual,predicted,proba_<class 1>,...,proba_<class K>
+
+- ``sample``: an integer id, unique within the file (the row of the sample in its source);
+- ``actual``, ``predicted``: class names, each one of the names in the class list;
+- ``proba_<name>``: the predicted probability of each class, one column for every
+  class in the class list; each in [0, 1], each row summing to 1 (within 0.001).
+
+Other columns are ignored. ``actual`` and ``predicted`` are what DVC's ``confusion``
+plot template reads.
+"""
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from stages.cli import UserError
+
+PROBA_PREFIX = "proba_"
+PROBA_SUM_TOLERANCE = 1e-3
+REQUIRED = ("sample", "actual", "predicted")
+
+
+@dataclass(frozen=True)
+class Predictions:
+    sample: np.ndarray  # (n_samples,) int64 ids
+    actual: np.ndarray  # (n_samples,) int64 class indices
+    predicted: np.ndarray  # (n_samples,) int64 class indices
+    proba: np.ndarray  # (n_samples, n_classes) float64, rows sum to 1
+    classes: tuple[str, ...]
+
+
+def to_csv(predictions: Predictions) -> str:
+    """The CSV text; floats as Python's shortest round-trip repr, so bytes are stable."""
+    names = predictions.classes
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*REQUIRED, *(PROBA_PREFIX + name for name in names)])
+    for sample, actual, predicted, row in zip(
+        predictions.sample.tolist(),
+        predictions.actual.tolist(),
+        predictions.predicted.tolist(),
+        predictions.proba.tolist(),
+        strict=True,
+    ):
+        writer.writerow([sample, names[actual], names[predicted], *map(repr, row)])
+    return buffer.getvalue()
+
+
+class PredictionsError(UserError):
+    """A predictions file that does not follow the schema above."""
+
+
+def read_csv(path: str | Path, classes: tuple[str, ...]) -> Predictions:
+    """Read and validate a predictions file against the ordered class list."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as file:
+            rows = list(csv.reader(file))
+    except FileNotFoundError:
+        raise PredictionsError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise PredictionsError(f"{path}: not a readable CSV file ({error})") from None
+    if not rows:
+        raise PredictionsError(f"{path}: empty file; expected a header {_header_hint(classes)}")
+    header, body = rows[0], rows[1:]
+    columns = _column_positions(path, header, classes)
+    if not body:
+        raise PredictionsError(f"{path}: has a header but no rows")
+    widths = {len(row) for row in body}
+    if widths != {len(header)}:
+        line = 2 + next(i for i, row in enumerate(body) if len(row) != len(header))
+        raise PredictionsError(f"{path}, line {line}: expected {len(header)} fields like the header")
+    table = np.array(body, dtype=str)
+    return Predictions(
+        sample=_sample_ids(path, table[:, columns["sample"]]),
+        actual=_class_indices(path, table[:, columns["actual"]], "actual", classes),
+        predicted=_class_indices(path, table[:, columns["predicted"]], "predicted", classes),
+        proba=_probabilities(path, table[:, [columns[PROBA_PREFIX + c] for c in classes]], classes),
+        classes=classes,
+    )
+
+
+def _header_hint(classes: tuple[str, ...]) -> str:
+    return f"'{','.join(REQUIRED)},{PROBA_PREFIX}{classes[0]},...,{PROBA_PREFIX}{classes[-1]}'"
+
+
+def _column_positions(path: Path, header: list[str], classes: tuple[str, ...]) -> dict[str, int]:
+    wanted = [*REQUIRED, *(PROBA_PREFIX + name for name in classes)]
+    missing = [name for name in wanted if name not in header]
+    if missing:
+        raise PredictionsError(
+            f"{path}: missing column '{missing[0]}'; expected {_header_hint(classes)}"
+        )
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        raise PredictionsError(f"{path}: column '{duplicated[0]}' appears more than once")
+    unknown = [
+        name for name in header if name.startswith(PROBA_PREFIX) and name not in wanted
+    ]
+    if unknown:
+        raise PredictionsError(
+            f"{path}: column '{unknown[0]}' is for a class not in the class list "
+            f"({', '.join(classes)})"
+        )
+    return {name: header.index(name) for name in wanted}
+
+
+def _sample_ids(path: Path, column: np.ndarray) -> np.ndarray:
+    try:
+        ids = column.astype(np.int64)
+    except ValueError:
+        line = 2 + next(i for i, text in enumerate(column) if not text.strip().lstrip("-").isdigit())
+        raise PredictionsError(
+            f"{path}, line {line}: sample must be an integer id; got '{column[line - 2]}'"
+        ) from None
+    unique, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        raise PredictionsError(f"{path}: sample id {unique[counts > 1][0]} appears more than once")
+    return ids
+
+
+def _class_indices(path: Path, column: np.ndarray, name: str, classes: tuple[str, ...]) -> np.ndarray:
+    known = np.array(classes, dtype=str)
+    order = np.argsort(known)
+    names, inverse = np.unique(column, return_inverse=True)
+    positions = np.searchsorted(known, names, sorter=order).clip(max=len(known) - 1)
+    found = known[order[positions]] == names
+    if not found.all():
+        bad = names[~found][0]
+        line = 2 + int(np.flatnonzero(column == bad)[0])
+        raise PredictionsError(
+            f"{path}, line {line}: {name} '{bad}' is not in the class list "
+            f"({', '.join(classes)})"
+        )
+    return order[positions][inverse].astype(np.int64)
+
+
+def _probabilities(path: Path, block: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
+    try:
+        proba = block.astype(np.float64)
+    except ValueError:
+        row, col = next(
+            (r, c) for r, c in np.ndindex(block.shape) if not _is_float(block[r, c])
+        )
+        raise PredictionsError(
+            f"{path}, line {row + 2}: {PROBA_PREFIX}{classes[col]} is not a number: "
+            f"'{block[row, col]}'"
+        ) from None
+    bad = ~np.isfinite(proba) | (proba < 0) | (proba > 1)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise PredictionsError(
+            f"{path}, line {row + 2}: {PROBA_PREFIX}{classes[col]} must be a probability "
+            f"in [0, 1]; got {block[row, col]}"
+        )
+    off = np.abs(proba.sum(axis=1) - 1) > PROBA_SUM_TOLERANCE
+    if off.any():
+        row = int(np.flatnonzero(off)[0])
+        raise PredictionsError(
+            f"{path}, line {row + 2}: probabilities sum to {proba[row].sum():.6g}; "
+            f"each row must sum to 1 (within {PROBA_SUM_TOLERANCE:g})"
+        )
+    return proba
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,41 @@
+"""Stage train: fit the classifier chosen in params on the training split."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from stages import datasets, model_io, models, params
+from stages.cli import run
+
+
+def train(
+    features: np.ndarray, labels: np.ndarray, *, model: str, hyperparameters: dict, seed: int
+) -> Any:
+    """A fitted estimator. features: (n_samples, n_features) in 0..1; labels: (n_samples,)."""
+    return models.build(model, hyperparameters, seed).fit(features, labels)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", required=True, help="params.yaml")
+    parser.add_argument("--data", required=True, help="directory of prepared splits")
+    parser.add_argument("--model", required=True, help="where to write the skops model")
+    args = parser.parse_args(argv)
+
+    settings = params.train_params(params.load(args.params), models.SCHEMAS)
+    split = datasets.load_split(args.data, "train")
+    fitted = train(
+        datasets.features(split.images, split.pixel_max),
+        split.labels,
+        model=settings.model,
+        hyperparameters=dict(settings.hyperparameters),
+        seed=settings.seed,
+    )
+    model_io.save_model(fitted, args.model)
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
