@@ -1,0 +1,104 @@
+"""skops model files: byte-reproducible, round-trip exactly, and refuse what we don't trust."""
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+import skops.io
+from sklearn.datasets import load_digits
+from sklearn.tree import DecisionTreeClassifier
+
+from stages import model_io, models
+from stages.cli import UserError
+
+# Small settings so every model trains in well under a second.
+SMALL = {
+    "logistic_regression": {"C": 1.0, "max_iter": 300},
+    "mlp": {"hidden_layer_sizes": [16], "alpha": 1e-4, "learning_rate_init": 0.01, "max_iter": 300},
+    "svc": {"C": 10.0, "kernel": "rbf", "gamma": "scale"},
+    "random_forest": {"n_estimators": 5, "max_depth": None, "min_samples_leaf": 1},
+    "hist_gradient_boosting": {
+        "learning_rate": 0.3,
+        "max_iter": 5,
+        "max_leaf_nodes": 8,
+        "l2_regularization": 0.0,
+    },
+    "knn": {"n_neighbors": 3, "weights": "uniform"},
+}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    features, labels = load_digits(return_X_y=True)
+    return features[:600] / 16, labels[:600]
+
+
+def test_small_settings_cover_every_model():
+    assert set(SMALL) == set(models.MODELS)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_model_saves_the_same_bytes_and_loads_back_exactly(tmp_path, digits, name):
+    features, labels = digits
+    first = models.build(name, SMALL[name], seed=0).fit(features, labels)
+    second = models.build(name, SMALL[name], seed=0).fit(features, labels)
+    model_io.save_model(first, tmp_path / "a.skops")
+    model_io.save_model(second, tmp_path / "b.skops")
+    # Two fits, two saves: different objects and times, the same file.
+    assert (tmp_path / "a.skops").read_bytes() == (tmp_path / "b.skops").read_bytes()
+
+    loaded = model_io.load_model(tmp_path / "a.skops")
+    np.testing.assert_array_equal(loaded.predict_proba(features), first.predict_proba(features))
+
+
+def test_canonical_archive_keeps_what_skops_wrote(digits):
+    features, labels = digits
+    model = models.build("random_forest", SMALL["random_forest"], seed=0).fit(features, labels)
+    raw = skops.io.dumps(model)
+    canonical = model_io.canonical_skops(raw)
+    with zipfile.ZipFile(io.BytesIO(raw)) as before, zipfile.ZipFile(io.BytesIO(canonical)) as after:
+        assert len(before.namelist()) == len(after.namelist())
+        assert {info.date_time for info in after.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        # array payloads are carried over unchanged, only renamed
+        assert sorted(before.read(n) for n in before.namelist() if n != "schema.json") == sorted(
+            after.read(n) for n in after.namelist() if n != "schema.json"
+        )
+    assert skops.io.get_untrusted_types(data=canonical) == skops.io.get_untrusted_types(data=raw)
+    trusted = skops.io.get_untrusted_types(data=raw)
+    reloaded = skops.io.load(io.BytesIO(canonical), trusted=trusted)
+    np.testing.assert_array_equal(reloaded.predict_proba(features), model.predict_proba(features))
+
+
+class Intruder:
+    """A type no one trusts: loading a file that holds it must be refused."""
+
+    def __init__(self):
+        self.payload = [1, 2, 3]
+
+
+def test_an_untrusted_type_is_refused(tmp_path):
+    path = tmp_path / "model.skops"
+    path.write_bytes(skops.io.dumps({"model": Intruder()}))
+    with pytest.raises(UserError, match=r"model\.skops: refusing to load untrusted type .*Intruder; this project trusts only: "):
+        model_io.load_model(path)
+
+
+def test_a_trusted_but_unexpected_estimator_is_refused(tmp_path, digits):
+    features, labels = digits
+    path = tmp_path / "model.skops"
+    model_io.save_model(DecisionTreeClassifier(random_state=0).fit(features, labels), path)
+    with pytest.raises(UserError, match=r"holds a sklearn\.tree\._classes\.DecisionTreeClassifier, not one of the classifiers"):
+        model_io.load_model(path)
+
+
+def test_a_corrupt_file_is_one_clear_error(tmp_path):
+    path = tmp_path / "model.skops"
+    path.write_bytes(b"PK\x03\x04 this is not a zip archive")
+    with pytest.raises(UserError, match=r"model\.skops: not a readable skops model file"):
+        model_io.load_model(path)
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(UserError, match=r"model\.skops: model file not found"):
+        model_io.load_model(tmp_path / "model.skops")

@@ -1,0 +1,154 @@
+"""End to end: the real `dvc repro` in a fresh git repository made from this project."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ["dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", "stages"]
+OUTPUTS = {
+    "dvc.lock",
+    "data/.gitignore",
+    "models/.gitignore",
+    "models/model.skops",
+    "data/predictions.csv",
+    *(f"data/prepared/{p}_{f}.npy" for p in ("train", "test") for f in ("images", "labels", "ids")),
+    "data/prepared/classes.json",
+    "data/prepared/meta.json",
+    "reports/metrics.json",
+    "reports/confusion.json",
+    "reports/top_confusions.json",
+    "reports/pairwise.json",
+    "reports/figures/confusion_counts.png",
+    "reports/figures/confusion_normalized.png",
+    "reports/figures/pairwise_accuracy.png",
+}
+HEADLINE_KEYS = {
+    "accuracy",
+    "balanced_accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "precision_weighted",
+    "recall_weighted",
+    "f1_weighted",
+    "matthews_corrcoef",
+    "cohen_kappa",
+    "log_loss",
+    "top_2_accuracy",
+    "auc_ovo_m",
+    "n_samples",
+    "per_class",
+}
+
+
+def run(repo: Path, *command: str) -> str:
+    env = {
+        **os.environ,
+        # the stage commands say `python`: make it this interpreter
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+    }
+    result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def dvc(repo: Path, *args: str) -> str:
+    return run(repo, sys.executable, "-m", "dvc", *args)
+
+
+def files(repo: Path) -> set[str]:
+    return {
+        str(p.relative_to(repo))
+        for p in repo.rglob("*")
+        if p.is_file() and ".git" not in p.parts and ".dvc" not in p.parts
+    }
+
+
+def digests(repo: Path, names: set[str]) -> dict[str, str]:
+    return {name: hashlib.sha256((repo / name).read_bytes()).hexdigest() for name in names}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    repo = tmp_path_factory.mktemp("project")
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, repo / name)
+    run(repo, "git", "init", "-q", "-b", "main")
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-q", "-m", "project")
+    return repo
+
+
+def test_dvc_repro_end_to_end(repo):
+    before = files(repo)
+    dvc(repo, "repro")
+    assert files(repo) - before == OUTPUTS
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    assert set(metrics) == HEADLINE_KEYS
+    assert set(metrics["per_class"]) == {str(d) for d in range(10)}
+    assert all(set(v) == {"precision", "recall", "f1", "support"} for v in metrics["per_class"].values())
+    assert set(json.loads((repo / "reports/confusion.json").read_text())) == {
+        "classes", "counts", "normalized_by_true", "normalized_by_pred", "normalized_by_all"
+    }
+    assert set(json.loads((repo / "reports/pairwise.json").read_text())) == {
+        "classes", "pairwise_accuracy", "pairwise_auc", "m_measure"
+    }
+    assert "up to date" in dvc(repo, "status")
+
+    # Byte-reproducible: forcing every stage to run again changes no output.
+    reproducible = OUTPUTS - {"dvc.lock"}
+    first = digests(repo, reproducible)
+    dvc(repo, "repro", "--force")
+    assert digests(repo, reproducible) == first
+
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-q", "-m", "outputs")
+
+    # One param of train changes: prepare is skipped, train and what follows rerun.
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"]["logistic_regression"]["C"] = 0.01
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    log = dvc(repo, "repro")
+    assert "Stage 'prepare' didn't change, skipping" in log
+    assert "Running stage 'train'" in log
+    assert "Running stage 'evaluate'" in log
+
+    diff = json.loads(dvc(repo, "metrics", "diff", "--json"))["reports/metrics.json"]
+    assert diff["accuracy"]["diff"] != 0
+    assert diff["accuracy"]["old"] == pytest.approx(metrics["accuracy"])
+    params_diff = json.loads(dvc(repo, "params", "diff", "--json"))["params.yaml"]
+    assert params_diff["train.logistic_regression.C"]["old"] == 1.0
+    assert params_diff["train.logistic_regression.C"]["new"] == 0.01
+
+    plots = json.loads(dvc(repo, "plots", "diff", "HEAD", "--json"))["data"]
+    image = plots["reports/figures/pairwise_accuracy.png"]
+    assert {rev for entry in image for rev in entry["revisions"]} == {"workspace", "HEAD"}
+    assert "Confusion matrix (from the predictions file)" in plots
+
+    # A change that only evaluate reads reruns evaluate alone.
+    params["evaluate"]["top_confusions"] = 3
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    log = dvc(repo, "repro")
+    for stage in ("prepare", "train", "predict"):
+        assert f"Stage '{stage}' didn't change, skipping" in log
+    assert "Running stage 'evaluate'" in log
+    top = json.loads((repo / "reports/top_confusions.json").read_text())["top_confusions"]
+    assert len(top) == 3

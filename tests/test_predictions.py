@@ -1,0 +1,95 @@
+"""The predictions file: round trip, and one clear line for every way it can be wrong."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stages.predictions import Predictions, PredictionsError, read_csv, to_csv
+
+CLASSES = ("cat", "dog", "emu")
+HEADER = "sample,actual,predicted,proba_cat,proba_dog,proba_emu\n"
+
+
+def write(tmp_path, text):
+    path = tmp_path / "predictions.csv"
+    path.write_text(text)
+    return path
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 2), st.integers(0, 2), st.lists(st.floats(0.0, 1.0), min_size=3, max_size=3)
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_written_files_read_back_exactly(tmp_path_factory, rows):
+    weights = np.array([row[2] for row in rows]) + 1e-3
+    predictions = Predictions(
+        sample=np.arange(len(rows), dtype=np.int64) * 7,
+        actual=np.array([row[0] for row in rows], dtype=np.int64),
+        predicted=np.array([row[1] for row in rows], dtype=np.int64),
+        proba=weights / weights.sum(axis=1, keepdims=True),
+        classes=CLASSES,
+    )
+    path = tmp_path_factory.mktemp("roundtrip") / "p.csv"
+    path.write_text(to_csv(predictions))
+    back = read_csv(path, CLASSES)
+    for field in ("sample", "actual", "predicted", "proba"):
+        np.testing.assert_array_equal(getattr(back, field), getattr(predictions, field))
+
+
+def test_columns_may_come_in_any_order_and_extra_columns_are_ignored(tmp_path):
+    path = write(
+        tmp_path,
+        "note,proba_emu,predicted,proba_dog,sample,proba_cat,actual\n"
+        "x,0.1,dog,0.7,5,0.2,cat\n",
+    )
+    back = read_csv(path, CLASSES)
+    assert back.actual.tolist() == [0]
+    assert back.predicted.tolist() == [1]
+    np.testing.assert_array_equal(back.proba, [[0.2, 0.7, 0.1]])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", r"empty file; expected a header 'sample,actual,predicted,proba_cat,\.\.\.,proba_emu'"),
+        (HEADER, r"has a header but no rows"),
+        ("sample,actual,proba_cat,proba_dog,proba_emu\n1,cat,1,0,0\n", r"missing column 'predicted'"),
+        ("sample,actual,predicted,proba_cat,proba_dog\n1,cat,cat,1,0\n", r"missing column 'proba_emu'"),
+        (HEADER.strip() + ",proba_yak\n1,cat,cat,1,0,0,0\n", r"column 'proba_yak' is for a class not in the class list \(cat, dog, emu\)"),
+        (HEADER.strip() + ",sample\n1,cat,cat,1,0,0,2\n", r"column 'sample' appears more than once"),
+        (HEADER + "1,cat,cat,1,0,0\n2,cat,cat,1,0\n", r"line 3: expected 6 fields like the header"),
+        (HEADER + "1,cat,cat,1,0,0\n2,yak,cat,1,0,0\n", r"line 3: actual 'yak' is not in the class list \(cat, dog, emu\)"),
+        (HEADER + "1,cat,Dog,0,1,0\n", r"line 2: predicted 'Dog' is not in the class list"),
+        (HEADER + "1,cat,cat,nan,0.5,0.5\n", r"line 2: proba_cat must be a probability in \[0, 1\]; got nan"),
+        (HEADER + "1,cat,cat,1,0,0\n2,cat,cat,1.5,-0.5,0\n", r"line 3: proba_cat must be a probability in \[0, 1\]; got 1\.5"),
+        (HEADER + "1,cat,cat,1,0,0\n2,cat,cat,0.5,0.4,0\n", r"line 3: probabilities sum to 0\.9; each row must sum to 1 \(within 0\.001\)"),
+        (HEADER + "1,cat,cat,one,0,0\n", r"line 2: proba_cat is not a number: 'one'"),
+        (HEADER + "1,cat,cat,1,0,0\nx7,cat,cat,1,0,0\n", r"line 3: sample must be an integer id; got 'x7'"),
+        (HEADER + "4,cat,cat,1,0,0\n4,dog,dog,0,1,0\n", r"sample id 4 appears more than once"),
+    ],
+)
+def test_a_bad_file_is_one_line_naming_file_line_and_rule(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(PredictionsError, match=message) as caught:
+        read_csv(path, CLASSES)
+    assert str(caught.value).startswith(str(path))
+    assert "\n" not in str(caught.value)
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(PredictionsError, match=r"predictions\.csv: file not found"):
+        read_csv(tmp_path / "predictions.csv", CLASSES)
+
+
+def test_a_binary_file_is_refused(tmp_path):
+    path = tmp_path / "predictions.csv"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(PredictionsError, match=r"not a readable CSV file"):
+        read_csv(path, CLASSES)
