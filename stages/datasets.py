@@ -69,7 +69,9 @@ def split(dataset: Dataset, *, test_size: float, seed: int) -> tuple[Dataset, Da
             positions, test_size=test_size, stratify=dataset.labels, random_state=seed
         )
     except ValueError as error:  # e.g. fewer test samples than classes
-        raise UserError(f"split.test_size={test_size:g}: cannot split stratified ({error})") from None
+        raise UserError(
+            f"split.test_size={test_size:g}: cannot split stratified ({error})"
+        ) from None
     return _take(dataset, np.sort(train_rows)), _take(dataset, np.sort(test_rows))
 
 
@@ -105,7 +107,9 @@ def _npy_bytes(array: np.ndarray) -> bytes:
 
 def load_split(directory: str | Path, name: str) -> Dataset:
     directory = Path(directory)
-    arrays = {field: _load_npy(directory / f"{name}_{field}.npy") for field in ("images", "labels", "ids")}
+    arrays = {
+        field: _load_npy(directory / f"{name}_{field}.npy") for field in ("images", "labels", "ids")
+    }
     meta = _load_json(directory / "meta.json")
     classes = load_classes(directory / "classes.json")
     dataset = Dataset(classes=classes, pixel_max=int(meta["pixel_max"]), **arrays)

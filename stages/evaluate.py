@@ -18,7 +18,9 @@ from stages.predictions import Predictions, read_csv
 TOP_K = 2
 
 
-def headline_metrics(predictions: Predictions, counts: np.ndarray, auc: np.ndarray) -> dict[str, Any]:
+def headline_metrics(
+    predictions: Predictions, counts: np.ndarray, auc: np.ndarray
+) -> dict[str, Any]:
     """The small file ``dvc exp show`` displays: scalars, and per-class scores by name."""
     result: dict[str, Any] = metrics.summary_scores(counts)
     result["log_loss"] = metrics.log_loss(predictions.actual, predictions.proba)
@@ -48,7 +50,9 @@ def confusion_report(counts: np.ndarray, classes: Sequence[str]) -> dict[str, An
     return report
 
 
-def top_confusions_report(counts: np.ndarray, classes: Sequence[str], *, limit: int) -> dict[str, Any]:
+def top_confusions_report(
+    counts: np.ndarray, classes: Sequence[str], *, limit: int
+) -> dict[str, Any]:
     rows = metrics.top_confusions(counts, limit=limit)
     return {
         "top_confusions": [
@@ -64,7 +68,9 @@ def top_confusions_report(counts: np.ndarray, classes: Sequence[str], *, limit: 
     }
 
 
-def pairwise_report(accuracy: np.ndarray, auc: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
+def pairwise_report(
+    accuracy: np.ndarray, auc: np.ndarray, classes: Sequence[str]
+) -> dict[str, Any]:
     return {
         "classes": list(classes),
         "pairwise_accuracy": accuracy.tolist(),
@@ -94,7 +100,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     counts = metrics.confusion_matrix(
         predictions.actual, predictions.predicted, n_classes=len(classes)
     )
-    accuracy = metrics.pairwise_accuracy(predictions.actual, predictions.predicted, predictions.proba)
+    accuracy = metrics.pairwise_accuracy(
+        predictions.actual, predictions.predicted, predictions.proba
+    )
     auc = metrics.pairwise_auc(predictions.actual, predictions.proba)
 
     # Imported here: seaborn costs ~1.3 s, and a bad input should fail before that.

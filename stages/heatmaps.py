@@ -101,7 +101,9 @@ def _draw(
     return figure
 
 
-def confusion_counts_heatmap(counts: np.ndarray, classes: Sequence[str], *, ax: Axes | None = None) -> Figure:
+def confusion_counts_heatmap(
+    counts: np.ndarray, classes: Sequence[str], *, ax: Axes | None = None
+) -> Figure:
     """Counts of shape (n_classes, n_classes): rows are true labels, columns predictions."""
     return _draw(
         counts,
@@ -126,7 +128,10 @@ def confusion_normalized_heatmap(
     shares = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals != 0)
     annotations = np.array(
         [
-            [f"{share:.2f}\n{count}" if count else "" for share, count in zip(row_s, row_c, strict=True)]
+            [
+                f"{share:.2f}\n{count}" if count else ""
+                for share, count in zip(row_s, row_c, strict=True)
+            ]
             for row_s, row_c in zip(shares, counts, strict=True)
         ]
     )

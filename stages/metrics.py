@@ -137,7 +137,9 @@ def pairwise_accuracy(y_true: np.ndarray, y_pred: np.ndarray, y_proba: np.ndarra
     """
     n_classes = y_proba.shape[1]
     order, bounds = _group_by_class(y_true, n_classes)
-    wins = np.zeros((n_classes, n_classes), dtype=np.int64)  # wins[a, b]: class-a samples with p_a > p_b
+    wins = np.zeros(
+        (n_classes, n_classes), dtype=np.int64
+    )  # wins[a, b]: class-a samples with p_a > p_b
     for a in range(n_classes):
         rows = y_proba[order[bounds[a] : bounds[a + 1]]]
         wins[a] = (rows[:, a : a + 1] > rows).sum(axis=0)

@@ -83,7 +83,5 @@ def load_model(path: str | Path) -> Any:
     model = skops.io.load(io.BytesIO(data), trusted=list(untrusted))
     kind = f"{type(model).__module__}.{type(model).__qualname__}"
     if kind not in ESTIMATOR_TYPES:
-        raise UserError(
-            f"{path}: holds a {kind}, not one of the classifiers this project trains"
-        )
+        raise UserError(f"{path}: holds a {kind}, not one of the classifiers this project trains")
     return model

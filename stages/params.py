@@ -66,9 +66,7 @@ def load(path: str | Path) -> dict[str, Any]:
         raise ParamsError(f"{path}: must be a mapping of sections {', '.join(SECTIONS)}")
     unknown = sorted(str(key) for key in raw if key not in SECTIONS)
     if unknown:
-        raise ParamsError(
-            f"{path}: unknown section '{unknown[0]}'; allowed: {', '.join(SECTIONS)}"
-        )
+        raise ParamsError(f"{path}: unknown section '{unknown[0]}'; allowed: {', '.join(SECTIONS)}")
     return {"__file__": str(path), **raw}
 
 
@@ -78,9 +76,7 @@ def data_params(raw: Mapping[str, Any]) -> DataParams:
 
 
 def split_params(raw: Mapping[str, Any]) -> SplitParams:
-    values = _section(
-        raw, "split", {"test_size": open_interval(0.0, 1.0), "seed": seed_value}
-    )
+    values = _section(raw, "split", {"test_size": open_interval(0.0, 1.0), "seed": seed_value})
     return SplitParams(**values)
 
 
@@ -89,7 +85,9 @@ def evaluate_params(raw: Mapping[str, Any]) -> EvaluateParams:
     return EvaluateParams(**values)
 
 
-def train_params(raw: Mapping[str, Any], models: Mapping[str, Mapping[str, Validator]]) -> TrainParams:
+def train_params(
+    raw: Mapping[str, Any], models: Mapping[str, Mapping[str, Validator]]
+) -> TrainParams:
     """Validate the ``train`` section against the hyperparameter schema of each model.
 
     Every model's block is checked, not just the chosen one's, so a typo in a block
@@ -120,9 +118,7 @@ def _block(schema: Mapping[str, Validator]) -> Validator:
             raise ParamsError(f"{key} must be a mapping with keys {', '.join(schema)}")
         for name in value:
             if name not in schema:
-                raise ParamsError(
-                    f"unknown key '{key}.{name}'; allowed: {', '.join(schema)}"
-                )
+                raise ParamsError(f"unknown key '{key}.{name}'; allowed: {', '.join(schema)}")
         for name in schema:
             if name not in value:
                 raise ParamsError(f"missing key '{key}.{name}'")
@@ -138,9 +134,7 @@ def _describe(value: Any) -> str:
 def choice(options: tuple[str, ...]) -> Validator:
     def validate(key: str, value: Any) -> str:
         if not isinstance(value, str) or value not in options:
-            raise ParamsError(
-                f"{key} must be one of {', '.join(options)}; got {_describe(value)}"
-            )
+            raise ParamsError(f"{key} must be one of {', '.join(options)}; got {_describe(value)}")
         return value
 
     return validate
@@ -208,8 +202,12 @@ seed_value = integer(minimum=0, maximum=2**32 - 1)
 
 
 def positive_int_list(key: str, value: Any) -> tuple[int, ...]:
-    ok = isinstance(value, list) and value and all(
-        isinstance(item, int) and not isinstance(item, bool) and item >= 1 for item in value
+    ok = (
+        isinstance(value, list)
+        and value
+        and all(
+            isinstance(item, int) and not isinstance(item, bool) and item >= 1 for item in value
+        )
     )
     if not ok:
         raise ParamsError(
@@ -224,7 +222,11 @@ def positive_or(options: tuple[str, ...]) -> Validator:
     def validate(key: str, value: Any) -> float | str:
         if isinstance(value, str) and value in options:
             return value
-        if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < float("inf"):
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and 0 < value < float("inf")
+        ):
             return float(value)
         raise ParamsError(
             f"{key} must be a number > 0 or one of {', '.join(options)}; got {_describe(value)}"

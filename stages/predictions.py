@@ -76,7 +76,9 @@ def read_csv(path: str | Path, classes: tuple[str, ...]) -> Predictions:
     widths = {len(row) for row in body}
     if widths != {len(header)}:
         line = 2 + next(i for i, row in enumerate(body) if len(row) != len(header))
-        raise PredictionsError(f"{path}, line {line}: expected {len(header)} fields like the header")
+        raise PredictionsError(
+            f"{path}, line {line}: expected {len(header)} fields like the header"
+        )
     table = np.array(body, dtype=str)
     return Predictions(
         sample=_sample_ids(path, table[:, columns["sample"]]),
@@ -101,9 +103,7 @@ def _column_positions(path: Path, header: list[str], classes: tuple[str, ...]) -
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise PredictionsError(f"{path}: column '{duplicated[0]}' appears more than once")
-    unknown = [
-        name for name in header if name.startswith(PROBA_PREFIX) and name not in wanted
-    ]
+    unknown = [name for name in header if name.startswith(PROBA_PREFIX) and name not in wanted]
     if unknown:
         raise PredictionsError(
             f"{path}: column '{unknown[0]}' is for a class not in the class list "
@@ -116,7 +116,9 @@ def _sample_ids(path: Path, column: np.ndarray) -> np.ndarray:
     try:
         ids = column.astype(np.int64)
     except ValueError:
-        line = 2 + next(i for i, text in enumerate(column) if not text.strip().lstrip("-").isdigit())
+        line = 2 + next(
+            i for i, text in enumerate(column) if not text.strip().lstrip("-").isdigit()
+        )
         raise PredictionsError(
             f"{path}, line {line}: sample must be an integer id; got '{column[line - 2]}'"
         ) from None
@@ -126,7 +128,9 @@ def _sample_ids(path: Path, column: np.ndarray) -> np.ndarray:
     return ids
 
 
-def _class_indices(path: Path, column: np.ndarray, name: str, classes: tuple[str, ...]) -> np.ndarray:
+def _class_indices(
+    path: Path, column: np.ndarray, name: str, classes: tuple[str, ...]
+) -> np.ndarray:
     known = np.array(classes, dtype=str)
     order = np.argsort(known)
     names, inverse = np.unique(column, return_inverse=True)
@@ -136,8 +140,7 @@ def _class_indices(path: Path, column: np.ndarray, name: str, classes: tuple[str
         bad = names[~found][0]
         line = 2 + int(np.flatnonzero(column == bad)[0])
         raise PredictionsError(
-            f"{path}, line {line}: {name} '{bad}' is not in the class list "
-            f"({', '.join(classes)})"
+            f"{path}, line {line}: {name} '{bad}' is not in the class list ({', '.join(classes)})"
         )
     return order[positions][inverse].astype(np.int64)
 
@@ -146,9 +149,7 @@ def _probabilities(path: Path, block: np.ndarray, classes: tuple[str, ...]) -> n
     try:
         proba = block.astype(np.float64)
     except ValueError:
-        row, col = next(
-            (r, c) for r, c in np.ndindex(block.shape) if not _is_float(block[r, c])
-        )
+        row, col = next((r, c) for r, c in np.ndindex(block.shape) if not _is_float(block[r, c]))
         raise PredictionsError(
             f"{path}, line {row + 2}: {PROBA_PREFIX}{classes[col]} is not a number: "
             f"'{block[row, col]}'"

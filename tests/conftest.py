@@ -41,4 +41,3 @@ def write_params(tmp_path, default_params):
         return path
 
     return write
-

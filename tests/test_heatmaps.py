@@ -81,7 +81,9 @@ def overlapping_labels(figure, labels) -> bool:
     [
         heatmaps.confusion_counts_heatmap,
         heatmaps.confusion_normalized_heatmap,
-        lambda counts, classes: heatmaps.pairwise_accuracy_heatmap(np.full(counts.shape, 0.9), classes),
+        lambda counts, classes: heatmaps.pairwise_accuracy_heatmap(
+            np.full(counts.shape, 0.9), classes
+        ),
     ],
     ids=["counts", "normalized", "pairwise"],
 )

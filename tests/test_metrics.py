@@ -81,9 +81,7 @@ def problems(
     if all_present:
         roles = ["both"] * n_classes
     else:
-        roles = draw(
-            st.lists(st.sampled_from(ROLES), min_size=n_classes, max_size=n_classes)
-        )
+        roles = draw(st.lists(st.sampled_from(ROLES), min_size=n_classes, max_size=n_classes))
     true_pool = [c for c, r in enumerate(roles) if r in ("both", "true only")]
     pred_pool = [c for c, r in enumerate(roles) if r in ("both", "pred only")]
     true_pool = true_pool or [draw(st.integers(0, n_classes - 1))]
@@ -193,9 +191,7 @@ NAN = np.nan
 def test_tiny_example_label_metrics_by_hand():
     counts = metrics.confusion_matrix(TINY_TRUE, TINY_PRED, n_classes=4)
     # (true, pred) pairs: (0,0) (0,1) (1,1) (2,1)
-    np.testing.assert_array_equal(
-        counts, [[1, 1, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]]
-    )
+    np.testing.assert_array_equal(counts, [[1, 1, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]])
 
     # rows divided by row totals 2, 1, 1, 0 (the empty row stays 0)
     by_true = [[0.5, 0.5, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]]
@@ -263,9 +259,7 @@ def test_tiny_example_probability_metrics_by_hand():
         [1 / 3, 1 / 2, 0, 1],
         [1, 1, 1, NAN],
     ]
-    assert_close(
-        metrics.pairwise_accuracy(TINY_TRUE, TINY_PRED, TINY_PROBA), expected_accuracy
-    )
+    assert_close(metrics.pairwise_accuracy(TINY_TRUE, TINY_PRED, TINY_PROBA), expected_accuracy)
 
     # A(0|1): p_0 of class 0 {0.5, 0.25} vs class 1 {0.25}: win + tie -> 3/4
     # A(1|0): p_1 of class 1 {0.5} vs class 0 {0.25, 0.5}: win + tie -> 3/4
@@ -288,9 +282,7 @@ def test_log_loss_clips_zero_and_one_by_hand():
     eps = np.finfo(np.float64).eps  # 2**-52
     # p(true) = 0 is clipped to eps: -log(2**-52) = 52 ln 2; the other is ln 2
     proba = np.array([[0.0, 1.0], [0.5, 0.5]])
-    assert metrics.log_loss(np.array([0, 1]), proba) == pytest.approx(
-        26.5 * math.log(2)
-    )
+    assert metrics.log_loss(np.array([0, 1]), proba) == pytest.approx(26.5 * math.log(2))
     # p(true) = 1 is clipped to 1 - eps: a loss of -log(1 - eps), not 0
     loss = metrics.log_loss(np.array([1]), np.array([[0.0, 1.0]]))
     assert loss == pytest.approx(-math.log1p(-eps), rel=1e-9)
@@ -334,9 +326,7 @@ def test_confusion_matrix_matches_sklearn(problem):
 def test_normalize_confusion_matches_sklearn(problem, normalize):
     y_true, y_pred, _, n_classes = problem
     counts = metrics.confusion_matrix(y_true, y_pred, n_classes=n_classes)
-    theirs = skm.confusion_matrix(
-        y_true, y_pred, labels=range(n_classes), normalize=normalize
-    )
+    theirs = skm.confusion_matrix(y_true, y_pred, labels=range(n_classes), normalize=normalize)
     assert_close(metrics.normalize_confusion(counts, normalize=normalize), theirs)
 
 
@@ -380,9 +370,7 @@ def sklearn_summary(y_true, y_pred):
         # of y_pred that y_true lacks (balanced accuracy drops them, as ours does);
         # kappa undefined because chance agreement is 1 (sklearn returns NaN).
         warnings.filterwarnings("ignore", message="A single label was found")
-        warnings.filterwarnings(
-            "ignore", message="y_pred contains classes not in y_true"
-        )
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         expected = {
             "accuracy": skm.accuracy_score(y_true, y_pred),

@@ -57,7 +57,10 @@ def test_canonical_archive_keeps_what_skops_wrote(digits):
     model = models.build("random_forest", SMALL["random_forest"], seed=0).fit(features, labels)
     raw = skops.io.dumps(model)
     canonical = model_io.canonical_skops(raw)
-    with zipfile.ZipFile(io.BytesIO(raw)) as before, zipfile.ZipFile(io.BytesIO(canonical)) as after:
+    with (
+        zipfile.ZipFile(io.BytesIO(raw)) as before,
+        zipfile.ZipFile(io.BytesIO(canonical)) as after,
+    ):
         assert len(before.namelist()) == len(after.namelist())
         assert {info.date_time for info in after.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         # array payloads are carried over unchanged, only renamed
@@ -80,7 +83,11 @@ class Intruder:
 def test_an_untrusted_type_is_refused(tmp_path):
     path = tmp_path / "model.skops"
     path.write_bytes(skops.io.dumps({"model": Intruder()}))
-    with pytest.raises(UserError, match=r"model\.skops: refusing to load untrusted type .*Intruder; this project trusts only: "):
+    with pytest.raises(
+        UserError,
+        match=r"model\.skops: refusing to load untrusted type .*Intruder; "
+        r"this project trusts only: ",
+    ):
         model_io.load_model(path)
 
 
@@ -88,7 +95,11 @@ def test_a_trusted_but_unexpected_estimator_is_refused(tmp_path, digits):
     features, labels = digits
     path = tmp_path / "model.skops"
     model_io.save_model(DecisionTreeClassifier(random_state=0).fit(features, labels), path)
-    with pytest.raises(UserError, match=r"holds a sklearn\.tree\._classes\.DecisionTreeClassifier, not one of the classifiers"):
+    with pytest.raises(
+        UserError,
+        match=r"holds a sklearn\.tree\._classes\.DecisionTreeClassifier, "
+        r"not one of the classifiers",
+    ):
         model_io.load_model(path)
 
 

@@ -27,17 +27,21 @@ def test_the_shipped_params_are_valid(write_params):
 
 
 def test_train_params_carry_only_the_chosen_models_block(write_params):
-    train = params.train_params(
-        params.load(write_params({"train.model": "knn"})), models.SCHEMAS
-    )
+    train = params.train_params(params.load(write_params({"train.model": "knn"})), models.SCHEMAS)
     assert train.hyperparameters == {"n_neighbors": 3, "weights": "uniform"}
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"split.test_size": 0}, r"split\.test_size must be a number strictly between 0 and 1; got 0 \(int\)"),
-        ({"split.test_size": 1.5}, r"split\.test_size must be a number strictly between 0 and 1; got 1\.5"),
+        (
+            {"split.test_size": 0},
+            r"split\.test_size must be a number strictly between 0 and 1; got 0 \(int\)",
+        ),
+        (
+            {"split.test_size": 1.5},
+            r"split\.test_size must be a number strictly between 0 and 1; got 1\.5",
+        ),
         ({"split.test_size": "0.2"}, r"split\.test_size must be a number .*got '0\.2' \(str\)"),
         ({"split.test_size": float("nan")}, r"split\.test_size must be a number"),
         ({"split.seed": -1}, r"split\.seed must be an integer in 0\.\.4294967295; got -1"),
@@ -45,18 +49,49 @@ def test_train_params_carry_only_the_chosen_models_block(write_params):
         ({"split.test_sise": 0.2}, r"unknown key 'split\.test_sise'; allowed: test_size, seed"),
         ({"split.test_size": DELETE}, r"missing key 'split\.test_size'"),
         ({"data.source": "mnist_typo"}, r"data\.source must be one of digits; got 'mnist_typo'"),
-        ({"train.model": "xgboost"}, r"train\.model must be one of logistic_regression, mlp, svc, random_forest, hist_gradient_boosting, knn; got 'xgboost'"),
-        ({"train.logistic_regression.C": -1.0}, r"train\.logistic_regression\.C must be a number > 0; got -1\.0"),
-        ({"train.logistic_regression.C": 0}, r"train\.logistic_regression\.C must be a number > 0; got 0"),
-        ({"train.logistic_regression.c": 1.0}, r"unknown key 'train\.logistic_regression\.c'; allowed: C, max_iter"),
-        ({"train.mlp.hidden_layer_sizes": [64, 0]}, r"train\.mlp\.hidden_layer_sizes must be a non-empty list of integers >= 1"),
+        (
+            {"train.model": "xgboost"},
+            r"train\.model must be one of logistic_regression, mlp, svc, random_forest, "
+            r"hist_gradient_boosting, knn; got 'xgboost'",
+        ),
+        (
+            {"train.logistic_regression.C": -1.0},
+            r"train\.logistic_regression\.C must be a number > 0; got -1\.0",
+        ),
+        (
+            {"train.logistic_regression.C": 0},
+            r"train\.logistic_regression\.C must be a number > 0; got 0",
+        ),
+        (
+            {"train.logistic_regression.c": 1.0},
+            r"unknown key 'train\.logistic_regression\.c'; allowed: C, max_iter",
+        ),
+        (
+            {"train.mlp.hidden_layer_sizes": [64, 0]},
+            r"train\.mlp\.hidden_layer_sizes must be a non-empty list of integers >= 1",
+        ),
         ({"train.mlp.alpha": -0.1}, r"train\.mlp\.alpha must be a number >= 0"),
-        ({"train.svc.gamma": "often"}, r"train\.svc\.gamma must be a number > 0 or one of scale, auto; got 'often'"),
-        ({"train.random_forest.max_depth": 0}, r"train\.random_forest\.max_depth must be an integer >= 1; got 0 \(int\) \(or null\)"),
-        ({"train.knn.n_neighbors": 2.5}, r"train\.knn\.n_neighbors must be an integer >= 1; got 2\.5"),
+        (
+            {"train.svc.gamma": "often"},
+            r"train\.svc\.gamma must be a number > 0 or one of scale, auto; got 'often'",
+        ),
+        (
+            {"train.random_forest.max_depth": 0},
+            r"train\.random_forest\.max_depth must be an integer >= 1; got 0 \(int\) \(or null\)",
+        ),
+        (
+            {"train.knn.n_neighbors": 2.5},
+            r"train\.knn\.n_neighbors must be an integer >= 1; got 2\.5",
+        ),
         ({"train.svc": "fast"}, r"train\.svc must be a mapping with keys C, kernel, gamma"),
-        ({"evaluate.top_confusions": 0}, r"evaluate\.top_confusions must be an integer >= 1; got 0"),
-        ({"trian": {"model": "svc"}}, r"unknown section 'trian'; allowed: data, split, train, evaluate"),
+        (
+            {"evaluate.top_confusions": 0},
+            r"evaluate\.top_confusions must be an integer >= 1; got 0",
+        ),
+        (
+            {"trian": {"model": "svc"}},
+            r"unknown section 'trian'; allowed: data, split, train, evaluate",
+        ),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(write_params, changes, message):

@@ -104,12 +104,21 @@ def test_dvc_repro_end_to_end(repo):
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert set(metrics) == HEADLINE_KEYS
     assert set(metrics["per_class"]) == {str(d) for d in range(10)}
-    assert all(set(v) == {"precision", "recall", "f1", "support"} for v in metrics["per_class"].values())
+    assert all(
+        set(v) == {"precision", "recall", "f1", "support"} for v in metrics["per_class"].values()
+    )
     assert set(json.loads((repo / "reports/confusion.json").read_text())) == {
-        "classes", "counts", "normalized_by_true", "normalized_by_pred", "normalized_by_all"
+        "classes",
+        "counts",
+        "normalized_by_true",
+        "normalized_by_pred",
+        "normalized_by_all",
     }
     assert set(json.loads((repo / "reports/pairwise.json").read_text())) == {
-        "classes", "pairwise_accuracy", "pairwise_auc", "m_measure"
+        "classes",
+        "pairwise_accuracy",
+        "pairwise_auc",
+        "m_measure",
     }
     assert "up to date" in dvc(repo, "status")
 

@@ -21,7 +21,9 @@ def write(tmp_path, text):
 @given(
     rows=st.lists(
         st.tuples(
-            st.integers(0, 2), st.integers(0, 2), st.lists(st.floats(0.0, 1.0), min_size=3, max_size=3)
+            st.integers(0, 2),
+            st.integers(0, 2),
+            st.lists(st.floats(0.0, 1.0), min_size=3, max_size=3),
         ),
         min_size=1,
         max_size=30,
@@ -46,8 +48,7 @@ def test_written_files_read_back_exactly(tmp_path_factory, rows):
 def test_columns_may_come_in_any_order_and_extra_columns_are_ignored(tmp_path):
     path = write(
         tmp_path,
-        "note,proba_emu,predicted,proba_dog,sample,proba_cat,actual\n"
-        "x,0.1,dog,0.7,5,0.2,cat\n",
+        "note,proba_emu,predicted,proba_dog,sample,proba_cat,actual\nx,0.1,dog,0.7,5,0.2,cat\n",
     )
     back = read_csv(path, CLASSES)
     assert back.actual.tolist() == [0]
@@ -60,18 +61,45 @@ def test_columns_may_come_in_any_order_and_extra_columns_are_ignored(tmp_path):
     [
         ("", r"empty file; expected a header 'sample,actual,predicted,proba_cat,\.\.\.,proba_emu'"),
         (HEADER, r"has a header but no rows"),
-        ("sample,actual,proba_cat,proba_dog,proba_emu\n1,cat,1,0,0\n", r"missing column 'predicted'"),
-        ("sample,actual,predicted,proba_cat,proba_dog\n1,cat,cat,1,0\n", r"missing column 'proba_emu'"),
-        (HEADER.strip() + ",proba_yak\n1,cat,cat,1,0,0,0\n", r"column 'proba_yak' is for a class not in the class list \(cat, dog, emu\)"),
-        (HEADER.strip() + ",sample\n1,cat,cat,1,0,0,2\n", r"column 'sample' appears more than once"),
+        (
+            "sample,actual,proba_cat,proba_dog,proba_emu\n1,cat,1,0,0\n",
+            r"missing column 'predicted'",
+        ),
+        (
+            "sample,actual,predicted,proba_cat,proba_dog\n1,cat,cat,1,0\n",
+            r"missing column 'proba_emu'",
+        ),
+        (
+            HEADER.strip() + ",proba_yak\n1,cat,cat,1,0,0,0\n",
+            r"column 'proba_yak' is for a class not in the class list \(cat, dog, emu\)",
+        ),
+        (
+            HEADER.strip() + ",sample\n1,cat,cat,1,0,0,2\n",
+            r"column 'sample' appears more than once",
+        ),
         (HEADER + "1,cat,cat,1,0,0\n2,cat,cat,1,0\n", r"line 3: expected 6 fields like the header"),
-        (HEADER + "1,cat,cat,1,0,0\n2,yak,cat,1,0,0\n", r"line 3: actual 'yak' is not in the class list \(cat, dog, emu\)"),
+        (
+            HEADER + "1,cat,cat,1,0,0\n2,yak,cat,1,0,0\n",
+            r"line 3: actual 'yak' is not in the class list \(cat, dog, emu\)",
+        ),
         (HEADER + "1,cat,Dog,0,1,0\n", r"line 2: predicted 'Dog' is not in the class list"),
-        (HEADER + "1,cat,cat,nan,0.5,0.5\n", r"line 2: proba_cat must be a probability in \[0, 1\]; got nan"),
-        (HEADER + "1,cat,cat,1,0,0\n2,cat,cat,1.5,-0.5,0\n", r"line 3: proba_cat must be a probability in \[0, 1\]; got 1\.5"),
-        (HEADER + "1,cat,cat,1,0,0\n2,cat,cat,0.5,0.4,0\n", r"line 3: probabilities sum to 0\.9; each row must sum to 1 \(within 0\.001\)"),
+        (
+            HEADER + "1,cat,cat,nan,0.5,0.5\n",
+            r"line 2: proba_cat must be a probability in \[0, 1\]; got nan",
+        ),
+        (
+            HEADER + "1,cat,cat,1,0,0\n2,cat,cat,1.5,-0.5,0\n",
+            r"line 3: proba_cat must be a probability in \[0, 1\]; got 1\.5",
+        ),
+        (
+            HEADER + "1,cat,cat,1,0,0\n2,cat,cat,0.5,0.4,0\n",
+            r"line 3: probabilities sum to 0\.9; each row must sum to 1 \(within 0\.001\)",
+        ),
         (HEADER + "1,cat,cat,one,0,0\n", r"line 2: proba_cat is not a number: 'one'"),
-        (HEADER + "1,cat,cat,1,0,0\nx7,cat,cat,1,0,0\n", r"line 3: sample must be an integer id; got 'x7'"),
+        (
+            HEADER + "1,cat,cat,1,0,0\nx7,cat,cat,1,0,0\n",
+            r"line 3: sample must be an integer id; got 'x7'",
+        ),
         (HEADER + "4,cat,cat,1,0,0\n4,dog,dog,0,1,0\n", r"sample id 4 appears more than once"),
     ],
 )

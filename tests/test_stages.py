@@ -46,9 +46,31 @@ def pipeline(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline")
     params = Path(__file__).parents[1] / "params.yaml"
     prepare.main(["--params", str(params), "--out", str(root / "prepared")])
-    train.main(["--params", str(params), "--data", str(root / "prepared"), "--model", str(root / "model.skops")])
-    predict.main(["--data", str(root / "prepared"), "--model", str(root / "model.skops"), "--out", str(root / "predictions.csv")])
-    evaluate.main(evaluate_args(params, root / "predictions.csv", root / "prepared" / "classes.json", root / "reports"))
+    train.main(
+        [
+            "--params",
+            str(params),
+            "--data",
+            str(root / "prepared"),
+            "--model",
+            str(root / "model.skops"),
+        ]
+    )
+    predict.main(
+        [
+            "--data",
+            str(root / "prepared"),
+            "--model",
+            str(root / "model.skops"),
+            "--out",
+            str(root / "predictions.csv"),
+        ]
+    )
+    evaluate.main(
+        evaluate_args(
+            params, root / "predictions.csv", root / "prepared" / "classes.json", root / "reports"
+        )
+    )
     return root
 
 
@@ -63,7 +85,9 @@ def test_prepare_writes_a_stratified_split_of_all_digits(pipeline):
     for part in ("train", "test"):
         images = np.load(prepared / f"{part}_images.npy")
         np.testing.assert_array_equal(images, digits.images[ids[part]])
-        np.testing.assert_array_equal(np.load(prepared / f"{part}_labels.npy"), digits.target[ids[part]])
+        np.testing.assert_array_equal(
+            np.load(prepared / f"{part}_labels.npy"), digits.target[ids[part]]
+        )
     test_share = np.bincount(np.load(prepared / "test_labels.npy")) / np.bincount(digits.target)
     assert np.all(np.abs(test_share - 0.25) < 0.02)
     assert json.loads((prepared / "classes.json").read_text()) == [str(d) for d in range(10)]
@@ -91,8 +115,12 @@ def test_evaluate_writes_exactly_its_outputs_with_scikit_learns_numbers(pipeline
     assert files_under(reports) == set(EVALUATE_OUTPUTS.values())
     got = read_csv(pipeline / "predictions.csv", tuple(str(d) for d in range(10)))
     headline = json.loads((reports / "metrics.json").read_text())
-    assert headline["accuracy"] == pytest.approx(accuracy_score(got.actual, got.predicted), abs=1e-12)
-    assert headline["f1_macro"] == pytest.approx(f1_score(got.actual, got.predicted, average="macro"), abs=1e-12)
+    assert headline["accuracy"] == pytest.approx(
+        accuracy_score(got.actual, got.predicted), abs=1e-12
+    )
+    assert headline["f1_macro"] == pytest.approx(
+        f1_score(got.actual, got.predicted, average="macro"), abs=1e-12
+    )
     assert headline["log_loss"] == pytest.approx(log_loss(got.actual, y_proba=got.proba), abs=1e-12)
     assert set(headline["per_class"]) == {str(d) for d in range(10)}
     assert all(isinstance(v, int | float) for k, v in headline.items() if k != "per_class")
@@ -102,7 +130,9 @@ def test_evaluate_writes_exactly_its_outputs_with_scikit_learns_numbers(pipeline
 
 def test_evaluate_keeps_an_absent_class_as_zero_row_and_column(tmp_path):
     params = Path(__file__).parents[1] / "params.yaml"
-    evaluate.main(evaluate_args(params, DATA / "predictions_28.csv", DATA / "classes_28.json", tmp_path))
+    evaluate.main(
+        evaluate_args(params, DATA / "predictions_28.csv", DATA / "classes_28.json", tmp_path)
+    )
     confusion = json.loads((tmp_path / "confusion.json").read_text())
     counts = np.array(confusion["counts"])
     assert counts.shape == (28, 28)
@@ -118,25 +148,38 @@ def test_evaluate_keeps_an_absent_class_as_zero_row_and_column(tmp_path):
 
 def run_stage(module: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", f"stages.{module}", *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", f"stages.{module}", *args],
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ("99999,3,11,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1", r"predicted '11' is not in the class list"),
-        ("99999,3,3,nan,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.2", r"proba_0 must be a probability in \[0, 1\]; got nan"),
+        (
+            "99999,3,11,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1",
+            r"predicted '11' is not in the class list",
+        ),
+        (
+            "99999,3,3,nan,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.2",
+            r"proba_0 must be a probability in \[0, 1\]; got nan",
+        ),
         ("99999,3,3,0.5,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1", r"probabilities sum to 1\.4"),
     ],
 )
-def test_evaluate_rejects_bad_predictions_in_one_line_and_writes_nothing(pipeline, tmp_path, row, message):
+def test_evaluate_rejects_bad_predictions_in_one_line_and_writes_nothing(
+    pipeline, tmp_path, row, message
+):
     text = (pipeline / "predictions.csv").read_text().splitlines()
     bad = tmp_path / "predictions.csv"
     bad.write_text("\n".join([*text[:5], row, *text[5:]]) + "\n")
     params = Path(__file__).parents[1] / "params.yaml"
     out = tmp_path / "reports"
-    result = run_stage("evaluate", *evaluate_args(params, bad, pipeline / "prepared" / "classes.json", out))
+    result = run_stage(
+        "evaluate", *evaluate_args(params, bad, pipeline / "prepared" / "classes.json", out)
+    )
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -148,15 +191,37 @@ def test_evaluate_rejects_bad_predictions_in_one_line_and_writes_nothing(pipelin
 
 def test_a_bad_param_stops_train_before_anything_is_written(pipeline, tmp_path, write_params):
     params = write_params({"train.logistic_regression.C": -1})
-    result = run_stage("train", "--params", str(params), "--data", str(pipeline / "prepared"), "--model", str(tmp_path / "m.skops"))
+    result = run_stage(
+        "train",
+        "--params",
+        str(params),
+        "--data",
+        str(pipeline / "prepared"),
+        "--model",
+        str(tmp_path / "m.skops"),
+    )
     assert result.returncode == 2
-    assert result.stderr == f"error: {params}: train.logistic_regression.C must be a number > 0; got -1 (int)\n"
+    assert (
+        result.stderr
+        == f"error: {params}: train.logistic_regression.C must be a number > 0; got -1 (int)\n"
+    )
     assert not (tmp_path / "m.skops").exists()
 
 
 def test_a_missing_input_is_named(tmp_path):
-    with pytest.raises(UserError, match=r"test_images\.npy: file not found \(run the prepare stage\)"):
-        predict.main(["--data", str(tmp_path), "--model", str(tmp_path / "m.skops"), "--out", str(tmp_path / "p.csv")])
+    with pytest.raises(
+        UserError, match=r"test_images\.npy: file not found \(run the prepare stage\)"
+    ):
+        predict.main(
+            [
+                "--data",
+                str(tmp_path),
+                "--model",
+                str(tmp_path / "m.skops"),
+                "--out",
+                str(tmp_path / "p.csv"),
+            ]
+        )
     assert not (tmp_path / "p.csv").exists()
 
 
@@ -167,5 +232,14 @@ def test_a_corrupt_split_file_is_named(pipeline, tmp_path):
     shutil.copytree(pipeline / "prepared", prepared)
     (prepared / "test_images.npy").write_bytes(b"\x93NUMPY garbage")
     with pytest.raises(UserError, match=r"test_images\.npy: not a readable \.npy array"):
-        predict.main(["--data", str(prepared), "--model", str(pipeline / "model.skops"), "--out", str(tmp_path / "p.csv")])
+        predict.main(
+            [
+                "--data",
+                str(prepared),
+                "--model",
+                str(pipeline / "model.skops"),
+                "--out",
+                str(tmp_path / "p.csv"),
+            ]
+        )
     assert not (tmp_path / "p.csv").exists()
