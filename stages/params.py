@@ -14,7 +14,16 @@ import yaml
 
 from stages.cli import UserError
 
-SECTIONS = ("data", "split", "train", "evaluate")
+SECTIONS = (
+    "data",
+    "split",
+    "train",
+    "evaluate",
+    "separability",
+    "attribution",
+    "examples",
+    "steps",
+)
 DATA_SOURCES = ("digits",)
 
 Validator = Callable[[str, Any], Any]
@@ -45,6 +54,29 @@ class TrainParams:
 @dataclass(frozen=True)
 class EvaluateParams:
     top_confusions: int
+
+
+@dataclass(frozen=True)
+class SeparabilityParams:
+    maps: int  # per-pixel accuracy maps drawn, for the pairs the model confuses most
+
+
+@dataclass(frozen=True)
+class AttributionParams:
+    examples: int  # held-out examples drawn with their attributions, misclassified first
+    max_samples: int  # held-out samples averaged into the per-class maps (a seeded subset)
+    seed: int
+
+
+@dataclass(frozen=True)
+class ExamplesParams:
+    cells: int  # most frequent off-diagonal confusion cells shown
+    per_cell: int  # misclassified images shown per cell
+
+
+@dataclass(frozen=True)
+class StepsParams:
+    snapshots: tuple[int, ...]  # training steps at which the confusion matrix is drawn
 
 
 def load(path: str | Path) -> dict[str, Any]:
@@ -83,6 +115,28 @@ def split_params(raw: Mapping[str, Any]) -> SplitParams:
 def evaluate_params(raw: Mapping[str, Any]) -> EvaluateParams:
     values = _section(raw, "evaluate", {"top_confusions": integer(minimum=1)})
     return EvaluateParams(**values)
+
+
+def separability_params(raw: Mapping[str, Any]) -> SeparabilityParams:
+    return SeparabilityParams(**_section(raw, "separability", {"maps": integer(minimum=0)}))
+
+
+def attribution_params(raw: Mapping[str, Any]) -> AttributionParams:
+    schema = {
+        "examples": integer(minimum=0),
+        "max_samples": integer(minimum=1),
+        "seed": seed_value,
+    }
+    return AttributionParams(**_section(raw, "attribution", schema))
+
+
+def examples_params(raw: Mapping[str, Any]) -> ExamplesParams:
+    schema = {"cells": integer(minimum=1), "per_cell": integer(minimum=1, maximum=20)}
+    return ExamplesParams(**_section(raw, "examples", schema))
+
+
+def steps_params(raw: Mapping[str, Any]) -> StepsParams:
+    return StepsParams(**_section(raw, "steps", {"snapshots": positive_int_list}))
 
 
 def train_params(

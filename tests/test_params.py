@@ -14,11 +14,15 @@ def all_sections(path):
         params.split_params(raw),
         params.train_params(raw, models.SCHEMAS),
         params.evaluate_params(raw),
+        params.separability_params(raw),
+        params.attribution_params(raw),
+        params.examples_params(raw),
+        params.steps_params(raw),
     )
 
 
 def test_the_shipped_params_are_valid(write_params):
-    data, split, train, evaluate = all_sections(write_params())
+    data, split, train, evaluate, *_ = all_sections(write_params())
     assert data.source == "digits"
     assert 0 < split.test_size < 1
     assert train.model in models.MODELS
@@ -84,13 +88,22 @@ def test_train_params_carry_only_the_chosen_models_block(write_params):
             r"train\.knn\.n_neighbors must be an integer >= 1; got 2\.5",
         ),
         ({"train.svc": "fast"}, r"train\.svc must be a mapping with keys C, kernel, gamma"),
+        ({"separability.maps": -1}, r"separability\.maps must be an integer >= 0; got -1"),
+        ({"attribution.max_samples": 0}, r"attribution\.max_samples must be an integer >= 1"),
+        ({"examples.per_cell": 50}, r"examples\.per_cell must be an integer in 1\.\.20; got 50"),
+        (
+            {"steps.snapshots": [0, 5]},
+            r"steps\.snapshots must be a non-empty list of integers >= 1",
+        ),
+        ({"steps.snapshots": 5}, r"steps\.snapshots must be a non-empty list of integers >= 1"),
         (
             {"evaluate.top_confusions": 0},
             r"evaluate\.top_confusions must be an integer >= 1; got 0",
         ),
         (
             {"trian": {"model": "svc"}},
-            r"unknown section 'trian'; allowed: data, split, train, evaluate",
+            r"unknown section 'trian'; allowed: data, split, train, evaluate, separability, "
+            r"attribution, examples, steps",
         ),
     ],
 )
@@ -119,7 +132,10 @@ def test_a_missing_section_is_named(write_params):
     ("raw", "message"),
     [
         ("split: [unclosed\n", r"not valid YAML at line \d+"),
-        ("- just\n- a list\n", r"must be a mapping of sections data, split, train, evaluate"),
+        (
+            "- just\n- a list\n",
+            r"must be a mapping of sections data, split, train, evaluate, separability",
+        ),
         ("", r"must be a mapping of sections"),
     ],
 )
