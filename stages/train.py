@@ -7,14 +7,28 @@ from typing import Any
 
 import numpy as np
 
-from stages import datasets, model_io, models, params
+from stages import datasets, model_io, models, params, training_steps
 from stages.cli import run
 
 
 def train(
-    features: np.ndarray, labels: np.ndarray, *, model: str, hyperparameters: dict, seed: int
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    model: str,
+    hyperparameters: dict,
+    seed: int,
+    n_classes: int,
 ) -> Any:
-    """A fitted estimator. features: (n_samples, n_features) in 0..1; labels: (n_samples,)."""
+    """A fitted estimator. features: (n_samples, n_features) in 0..1; labels: (n_samples,)
+    class indices in 0..n_classes-1."""
+    if training_steps.trains_in_steps(model):
+        # Epoch by epoch, as the steps stage trains it, so the saved model is the last
+        # step of the curves that stage draws. MLPClassifier.fit would order the epochs
+        # differently and stop once the training loss stalls for n_iter_no_change epochs.
+        return training_steps.fit_stepwise(
+            model, hyperparameters, seed, features, labels, n_classes=n_classes
+        )
     return models.build(model, hyperparameters, seed).fit(features, labels)
 
 
@@ -33,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         model=settings.model,
         hyperparameters=dict(settings.hyperparameters),
         seed=settings.seed,
+        n_classes=len(split.classes),
     )
     model_io.save_model(fitted, args.model)
 

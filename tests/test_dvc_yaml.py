@@ -71,13 +71,23 @@ def test_no_stage_module_spells_an_output_path():
             assert path not in source, f"{module.name} spells {path}; take it from argv"
 
 
-def test_metrics_and_every_heatmap_are_declared_at_the_top():
+def all_outputs() -> set[str]:
+    return {
+        next(iter(out)) if isinstance(out, dict) else out
+        for stage in STAGES.values()
+        for out in stage["outs"]
+    }
+
+
+def test_metrics_and_every_figure_are_declared_at_the_top():
     assert PIPELINE["metrics"] == ["reports/metrics.json"]
     images = {p for p in PIPELINE["plots"] if isinstance(p, str)}
-    pngs = {next(iter(out)) if isinstance(out, dict) else out for out in STAGES["evaluate"]["outs"]}
-    assert images == {p for p in pngs if p.endswith(".png")}
-    templates = [next(iter(p.values())) for p in PIPELINE["plots"] if isinstance(p, dict)]
+    assert images == {p for p in all_outputs() if p.endswith(".png")}
+    specs = [next(iter(p.values())) for p in PIPELINE["plots"] if isinstance(p, dict)]
+    templates = [spec for spec in specs if "template" in spec]
     assert {t["template"] for t in templates} == {"confusion", "confusion_normalized"}
     assert all(
         t["x"] == "actual" and t["y"] == {"data/predictions.csv": "predicted"} for t in templates
     )
+    curves = {file for spec in specs if "template" not in spec for file in spec["y"]}
+    assert curves == {p for p in all_outputs() if p.startswith("reports/steps/")}

@@ -29,6 +29,19 @@ OUTPUTS = {
     "reports/figures/confusion_counts.png",
     "reports/figures/confusion_normalized.png",
     "reports/figures/pairwise_accuracy.png",
+    "reports/separability.json",
+    "reports/model_vs_data.json",
+    "reports/figures/separability.png",
+    "reports/figures/separability_maps.png",
+    "reports/figures/model_vs_data.png",
+    "reports/attribution.json",
+    "reports/figures/attribution_class_means.png",
+    "reports/figures/attribution_examples.png",
+    "reports/confusion_examples.json",
+    "reports/figures/confusion_examples.png",
+    "reports/steps/accuracy.csv",
+    "reports/steps/loss.csv",
+    "reports/figures/steps_confusion.png",
 }
 HEADLINE_KEYS = {
     "accuracy",
@@ -161,3 +174,21 @@ def test_dvc_repro_end_to_end(repo):
     assert "Running stage 'evaluate'" in log
     top = json.loads((repo / "reports/top_confusions.json").read_text())["top_confusions"]
     assert len(top) == 3
+
+
+def test_an_mlp_draws_its_training_steps_and_is_explained_by_occlusion(repo):
+    # the logistic regression of the first run does not train in steps: header only
+    assert (repo / "reports/steps/accuracy.csv").read_text() == "step,train,validation\n"
+    assert json.loads((repo / "reports/attribution.json").read_text())["method"] == "linear_shap"
+
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"]["model"] = "mlp"
+    params["train"]["mlp"]["max_iter"] = 20
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    log = dvc(repo, "repro")
+    assert "Running stage 'steps'" in log
+    for name in ("accuracy", "loss"):
+        lines = (repo / f"reports/steps/{name}.csv").read_text().splitlines()
+        assert lines[0] == "step,train,validation"
+        assert [int(line.split(",")[0]) for line in lines[1:]] == list(range(1, 21))
+    assert json.loads((repo / "reports/attribution.json").read_text())["method"] == "occlusion"

@@ -1,0 +1,260 @@
+"""Training in steps: per-step scores against scikit-learn on an independent refit, the
+snapshot matrices, the CSV files, the skip path for models without steps, the figure."""
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, confusion_matrix, log_loss
+from sklearn.neural_network import MLPClassifier
+
+from stages import datasets, models, steps, training_steps
+
+N_CLASSES = 10
+SEED = 3
+# tiny and fast: a few epochs of a small network on 400 digits
+MLP = {"hidden_layer_sizes": (8,), "alpha": 1e-4, "learning_rate_init": 0.01, "max_iter": 6}
+NON_STEP_MODELS = ("logistic_regression", "svc", "random_forest", "hist_gradient_boosting", "knn")
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    """A prepared directory holding a stratified split of the first 400 digits."""
+    digits = datasets.load_digits_source()
+    small = datasets.Dataset(
+        images=digits.images[:400],
+        labels=digits.labels[:400],
+        ids=digits.ids[:400],
+        classes=digits.classes,
+        pixel_max=digits.pixel_max,
+    )
+    train, test = datasets.split(small, test_size=0.3, seed=0)
+    directory = tmp_path_factory.mktemp("prepared")
+    datasets.save_splits(directory, train, test)
+    return directory
+
+
+def xy(directory: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    split = datasets.load_split(directory, name)
+    return datasets.features(split.images, split.pixel_max), split.labels
+
+
+@pytest.fixture(scope="module")
+def splits(prepared):
+    return xy(prepared, "train"), xy(prepared, "test")
+
+
+@pytest.fixture(scope="module")
+def history(splits) -> training_steps.StepHistory:
+    train, validation = splits
+    return training_steps.track(
+        "mlp", MLP, SEED, train, validation, n_classes=N_CLASSES, snapshots=(4, 2, 100)
+    )
+
+
+def test_every_step_scores_as_scikit_learn_on_an_independent_refit(splits, history):
+    (train_x, train_y), (validation_x, validation_y) = splits
+    # built here, not through models.py: the contract is "the params' MLP, one
+    # partial_fit epoch per step, one seeded RandomState across the steps"
+    refit = MLPClassifier(
+        hidden_layer_sizes=(8,),
+        alpha=1e-4,
+        learning_rate_init=0.01,
+        random_state=np.random.RandomState(SEED),
+    )
+    labels = np.arange(N_CLASSES)
+    assert history.steps.tolist() == list(range(1, MLP["max_iter"] + 1))
+    for step in history.steps:
+        refit.partial_fit(train_x, train_y, classes=labels)
+        i = step - 1
+        for x, y, accuracy, loss in (
+            (train_x, train_y, history.train_accuracy, history.train_loss),
+            (validation_x, validation_y, history.validation_accuracy, history.validation_loss),
+        ):
+            assert accuracy[i] == accuracy_score(y, refit.predict(x))
+            expected = log_loss(y, y_proba=refit.predict_proba(x), labels=labels)
+            assert loss[i] == pytest.approx(expected, rel=1e-12)
+        if step in history.snapshots:
+            k = history.snapshots.index(step)
+            expected = confusion_matrix(validation_y, refit.predict(validation_x), labels=labels)
+            np.testing.assert_array_equal(history.confusions[k], expected)
+    # learning happened: the curves are not flat noise
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_snapshots_are_sorted_distinct_and_clipped_to_the_last_step(history):
+    assert history.snapshots == (2, 4, 6)  # requested (4, 2, 100), six steps
+    assert history.confusions.shape == (3, N_CLASSES, N_CLASSES)
+    assert history.confusions.dtype == np.int64
+    np.testing.assert_array_equal(
+        history.snapshot_accuracy(), history.validation_accuracy[[1, 3, 5]]
+    )
+
+
+@pytest.mark.parametrize(
+    ("requested", "n_steps", "expected"),
+    [
+        ((1, 5, 20, 100), 500, (1, 5, 20, 100)),
+        ((1, 5, 20, 100), 8, (1, 5, 8)),
+        ((100, 1, 1), 3, (1, 3)),
+        ((7,), 1, (1,)),
+        ((1, 5), 0, ()),
+    ],
+)
+def test_clip_snapshots(requested, n_steps, expected):
+    assert training_steps.clip_snapshots(requested, n_steps) == expected
+
+
+def test_step_one_is_exactly_the_train_stages_fit_of_one_epoch(splits):
+    (train_x, train_y), _ = splits
+    one_epoch = {**MLP, "max_iter": 1}
+    # fit warns that one epoch did not converge: expected here, and asserted
+    with pytest.warns(ConvergenceWarning):
+        fitted = models.build("mlp", one_epoch, SEED).fit(train_x, train_y)
+    stepwise = training_steps.build_stepwise("mlp", MLP, SEED)
+    assert list(
+        training_steps.fit_steps(stepwise, train_x, train_y, n_classes=N_CLASSES, n_steps=1)
+    ) == [1]
+    for ours, theirs in zip(
+        stepwise.coefs_ + stepwise.intercepts_, fitted.coefs_ + fitted.intercepts_, strict=True
+    ):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_fit_stepwise_is_the_model_of_the_last_step(splits, history):
+    (train_x, train_y), (validation_x, validation_y) = splits
+    fitted = training_steps.fit_stepwise("mlp", MLP, SEED, train_x, train_y, n_classes=N_CLASSES)
+    proba = fitted.predict_proba(validation_x)
+    assert training_steps.scores(validation_y, proba) == (
+        history.validation_accuracy[-1],
+        history.validation_loss[-1],
+    )
+    assert fitted.get_params()["random_state"] == SEED
+
+
+def test_the_number_of_steps_is_max_iter_and_zero_without_steps():
+    assert training_steps.n_steps("mlp", {**MLP, "max_iter": 17}) == 17
+    for model in NON_STEP_MODELS:
+        assert not training_steps.trains_in_steps(model)
+        assert training_steps.n_steps(model, {"max_iter": 17}) == 0
+    with pytest.raises(ValueError, match="knn does not train in steps"):
+        training_steps.build_stepwise("knn", {}, 0)
+
+
+def test_curve_csv_has_a_step_column_and_round_trips_every_float():
+    values = np.array([0.1, 1 / 3, 2.0]), np.array([math.pi, 0.0, 1e-300])
+    text = training_steps.curve_csv(np.arange(1, 4), *values)
+    assert text.splitlines()[0] == "step,train,validation"
+    rows = list(csv.reader(text.splitlines()[1:]))
+    assert [row[0] for row in rows] == ["1", "2", "3"]
+    for column, expected in zip((1, 2), values, strict=True):
+        assert [float(row[column]) for row in rows] == expected.tolist()
+    assert training_steps.curve_csv(np.arange(0), np.zeros(0), np.zeros(0)) == (
+        "step,train,validation\n"
+    )
+
+
+def run_stage(params: Path, data: Path, out: Path) -> dict[str, Path]:
+    paths = {
+        "accuracy": out / "steps" / "accuracy.csv",
+        "loss": out / "steps" / "loss.csv",
+        "confusion-plot": out / "figures" / "steps_confusion.png",
+    }
+    argv = ["--params", str(params), "--data", str(data)]
+    for flag, path in paths.items():
+        argv += [f"--{flag}", str(path)]
+    steps.main(argv)
+    return paths
+
+
+def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    header, *rows = list(csv.reader(path.read_text().splitlines()))
+    return header, rows
+
+
+def test_the_stage_writes_one_row_per_epoch_the_same_bytes_every_time(
+    prepared, write_params, history, tmp_path
+):
+    hidden = list(MLP["hidden_layer_sizes"])
+    changes = {"train.model": "mlp", "train.seed": SEED, "train.mlp.hidden_layer_sizes": hidden}
+    changes |= {f"train.mlp.{key}": MLP[key] for key in ("alpha", "learning_rate_init")}
+    changes |= {"train.mlp.max_iter": MLP["max_iter"], "steps.snapshots": [4, 2, 100]}
+    params = write_params(changes)
+    first = run_stage(params, prepared, tmp_path / "first")
+    second = run_stage(params, prepared, tmp_path / "second")
+
+    for name, train, validation in (
+        ("accuracy", history.train_accuracy, history.validation_accuracy),
+        ("loss", history.train_loss, history.validation_loss),
+    ):
+        header, rows = read_rows(first[name])
+        assert header == ["step", "train", "validation"]
+        assert len(rows) == MLP["max_iter"]
+        assert [int(row[0]) for row in rows] == list(range(1, MLP["max_iter"] + 1))
+        assert [float(row[1]) for row in rows] == train.tolist()
+        assert [float(row[2]) for row in rows] == validation.tolist()
+    for name in first:
+        assert first[name].read_bytes() == second[name].read_bytes(), name
+    assert first["confusion-plot"].read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("model", NON_STEP_MODELS)
+def test_a_model_without_steps_writes_header_only_files_and_says_so(
+    model, prepared, write_params, splits, tmp_path
+):
+    train, validation = splits
+    empty = training_steps.track(
+        model, {}, 0, train, validation, n_classes=N_CLASSES, snapshots=(1, 5)
+    )
+    assert empty.n_steps == 0 and empty.snapshots == ()
+    assert empty.confusions.shape == (0, N_CLASSES, N_CLASSES)
+
+    paths = run_stage(write_params({"train.model": model}), prepared, tmp_path)
+    assert paths["accuracy"].read_text() == "step,train,validation\n"
+    assert paths["loss"].read_text() == "step,train,validation\n"
+    assert paths["confusion-plot"].read_bytes().startswith(b"\x89PNG")
+    figure = steps.no_steps_figure(model)
+    assert [text.get_text() for text in figure.texts] == [f"{model} does not train in steps"]
+    assert figure.axes == []
+
+
+def panels(figure) -> list:
+    """The heatmap axes of a figure (seaborn's colorbars have no x label)."""
+    return [ax for ax in figure.axes if ax.get_xlabel() == "Prediction"]
+
+
+def test_one_panel_per_snapshot_titled_with_its_step_and_accuracy(history):
+    classes = [str(k) for k in range(N_CLASSES)]
+    figure = steps.snapshots_figure(history, classes, "mlp")
+    shown = panels(figure)
+    assert len(shown) == len(history.snapshots)
+    assert [ax.get_title() for ax in shown] == [
+        f"step {step}: accuracy {accuracy:.3f}"
+        for step, accuracy in zip(history.snapshots, history.snapshot_accuracy(), strict=True)
+    ]
+    # each panel shows its own matrix: the largest cell as "share of its row\ncount"
+    for ax, counts in zip(shown, history.confusions, strict=True):
+        row, column = np.unravel_index(counts.argmax(), counts.shape)
+        share = counts[row, column] / counts[row].sum()
+        assert f"{share:.2f}\n{counts[row, column]}" in [text.get_text() for text in ax.texts]
+
+
+def test_at_most_four_panels_per_row(history):
+    many = training_steps.StepHistory(
+        steps=history.steps,
+        train_accuracy=history.train_accuracy,
+        validation_accuracy=history.validation_accuracy,
+        train_loss=history.train_loss,
+        validation_loss=history.validation_loss,
+        snapshots=(1, 2, 3, 4, 5, 6),
+        confusions=np.repeat(history.confusions[:1], 6, axis=0),
+    )
+    figure = steps.snapshots_figure(many, [str(k) for k in range(N_CLASSES)], "mlp")
+    rows: dict[float, int] = {}
+    for ax in panels(figure):
+        top = round(ax.get_position().y1, 6)
+        rows[top] = rows.get(top, 0) + 1
+    assert sorted(rows.values(), reverse=True) == [4, 2]
