@@ -45,18 +45,29 @@ SOURCES = {"digits": load_digits_source}
 
 
 def validate(dataset: Dataset, source: str) -> Dataset:
-    images, labels = dataset.images, dataset.labels
+    images, labels, ids = dataset.images, dataset.labels, dataset.ids
+    for name, array in (("labels", labels), ("ids", ids)):
+        if array.ndim != 1 or array.dtype.kind not in "iu":
+            raise DataError(f"{source}: {name} must be a 1-D integer array; got {_shape(array)}")
     n = len(labels)
-    if images.ndim != 3 or images.shape[0] != n or n == 0:
+    if n == 0 or len(ids) != n:
         raise DataError(
-            f"{source}: expected images of shape (n, height, width) matching {n} labels; "
-            f"got {images.shape}"
+            f"{source}: expected as many ids as labels (at least one); got {len(ids)} and {n}"
+        )
+    if images.ndim != 3 or images.shape[0] != n or images.dtype.kind not in "iu":
+        raise DataError(
+            f"{source}: expected integer images of shape (n, height, width) for {n} labels; "
+            f"got {_shape(images)}"
         )
     if labels.min() < 0 or labels.max() >= len(dataset.classes):
         raise DataError(f"{source}: labels must be in 0..{len(dataset.classes) - 1}")
-    if int(images.max()) > dataset.pixel_max:
+    if images.min() < 0 or int(images.max()) > dataset.pixel_max:
         raise DataError(f"{source}: pixel values must be in 0..{dataset.pixel_max}")
     return dataset
+
+
+def _shape(array: np.ndarray) -> str:
+    return f"{array.dtype} array of shape {array.shape}"
 
 
 def split(dataset: Dataset, *, test_size: float, seed: int) -> tuple[Dataset, Dataset]:
@@ -70,7 +81,8 @@ def split(dataset: Dataset, *, test_size: float, seed: int) -> tuple[Dataset, Da
         )
     except ValueError as error:  # e.g. fewer test samples than classes
         raise UserError(
-            f"split.test_size={test_size:g}: cannot split stratified ({error})"
+            f"split.test_size={test_size:g} cannot make a stratified split of "
+            f"{len(positions)} samples in {len(dataset.classes)} classes ({error})"
         ) from None
     return _take(dataset, np.sort(train_rows)), _take(dataset, np.sort(test_rows))
 
@@ -110,10 +122,17 @@ def load_split(directory: str | Path, name: str) -> Dataset:
     arrays = {
         field: _load_npy(directory / f"{name}_{field}.npy") for field in ("images", "labels", "ids")
     }
-    meta = _load_json(directory / "meta.json")
     classes = load_classes(directory / "classes.json")
-    dataset = Dataset(classes=classes, pixel_max=int(meta["pixel_max"]), **arrays)
+    dataset = Dataset(classes=classes, pixel_max=_pixel_max(directory / "meta.json"), **arrays)
     return validate(dataset, str(directory / f"{name}_*.npy"))
+
+
+def _pixel_max(path: Path) -> int:
+    meta = _load_json(path)
+    value = meta.get("pixel_max") if isinstance(meta, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DataError(f"{path}: must be a JSON object with an integer pixel_max >= 1")
+    return value
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -138,15 +157,15 @@ def load_classes(path: str | Path) -> tuple[str, ...]:
     """The ordered class names: a JSON list of distinct, non-empty strings."""
     path = Path(path)
     classes = _load_json(path)
-    if (
-        not isinstance(classes, list)
-        or len(classes) < 2
-        or not all(isinstance(name, str) and name for name in classes)
-        or len(set(classes)) != len(classes)
-    ):
-        raise DataError(
-            f"{path}: must be a JSON list of at least 2 distinct, non-empty class names"
-        )
+    rule = "must be a JSON list of at least 2 distinct, non-empty class names (strings)"
+    if not isinstance(classes, list) or len(classes) < 2:
+        raise DataError(f"{path}: {rule}")
+    for name in classes:
+        if not isinstance(name, str) or not name.strip():
+            raise DataError(f"{path}: {rule}; got {name!r}")
+    repeated = next((name for name in classes if classes.count(name) > 1), None)
+    if repeated is not None:
+        raise DataError(f"{path}: {rule}; '{repeated}' appears more than once")
     return tuple(classes)
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stages import datasets, params, separability
+from stages import datasets, outputs, params, separability
 from stages.cli import UserError, run
 from stages.separability import Separability
 
@@ -237,6 +237,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--separability-maps-plot", required=True, help="PNG of pixel maps")
     parser.add_argument("--model-vs-data-plot", required=True, help="PNG scatter to write")
     args = parser.parse_args(argv)
+    outputs.check_destinations(
+        args.separability,
+        args.model_vs_data,
+        args.separability_plot,
+        args.separability_maps_plot,
+        args.model_vs_data_plot,
+    )
 
     settings = params.separability_params(params.load(args.params))
     train, test = load_data(args.data)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from stages import datasets, metrics, params
+from stages import datasets, metrics, outputs, params
 from stages.cli import run
 from stages.predictions import Predictions, read_csv
 
@@ -92,6 +92,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--confusion-normalized-plot", required=True, help="PNG of the shares")
     parser.add_argument("--pairwise-plot", required=True, help="PNG of pairwise accuracy")
     args = parser.parse_args(argv)
+    outputs.check_destinations(
+        args.metrics,
+        args.confusion,
+        args.top_confusions,
+        args.pairwise,
+        args.confusion_plot,
+        args.confusion_normalized_plot,
+        args.pairwise_plot,
+    )
 
     settings = params.evaluate_params(params.load(args.params))
     classes = datasets.load_classes(args.classes)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stages import datasets, params
+from stages import datasets, outputs, params
 from stages.cli import UserError, run
 from stages.predictions import PROBA_PREFIX, Predictions, read_csv
 
@@ -112,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--examples", required=True, help="JSON of the samples shown, to write")
     parser.add_argument("--examples-plot", required=True, help="PNG of the examples, to write")
     args = parser.parse_args(argv)
+    outputs.check_destinations(args.examples, args.examples_plot)
 
     settings = params.examples_params(params.load(args.params))
     held_out = datasets.load_split(args.data, "test")

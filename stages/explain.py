@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from stages import attribution, datasets, model_io, params
+from stages import attribution, datasets, model_io, outputs, params
 from stages.cli import UserError, run
 from stages.predictions import Predictions, read_csv
 
@@ -77,10 +77,7 @@ def split_rows(predictions: Predictions, split: datasets.Dataset, source: str) -
 
 def fitted_classes(model: Any, n_classes: int) -> np.ndarray:
     """The model's classes as indices into the class list (its output columns, in order)."""
-    fitted = np.asarray(model.classes_)
-    if fitted.min() < 0 or fitted.max() >= n_classes:
-        raise UserError(f"the model knows classes {fitted.tolist()}, not 0..{n_classes - 1}")
-    return fitted.astype(np.int64)
+    return np.asarray(model.classes_).astype(np.int64)  # checked by model_io.check_fits_data
 
 
 def expand_classes(
@@ -309,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--class-means-plot", required=True, help="PNG of per-class mean maps")
     parser.add_argument("--examples-plot", required=True, help="PNG of the examples")
     args = parser.parse_args(argv)
+    outputs.check_destinations(args.attribution, args.class_means_plot, args.examples_plot)
 
     settings = params.attribution_params(params.load(args.params))
     train = datasets.load_split(args.data, "train")
@@ -316,6 +314,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     predictions = read_csv(args.predictions, test.classes)
     rows = split_rows(predictions, test, args.predictions)
     model = model_io.load_model(args.model)
+    model_io.check_fits_data(
+        model,
+        args.model,
+        n_features=int(np.prod(test.images.shape[1:])),
+        n_classes=len(test.classes),
+    )
     features = datasets.features(test.images[rows], test.pixel_max)
     check_same_model(
         model,

@@ -29,8 +29,9 @@ class Layout:
 
 
 def layout(n_classes: int) -> Layout:
-    # 0.6 in cells up to 12 classes, then a grid of about 12 in (0.43 in at 28 classes)
-    cell = 0.6 if n_classes <= 12 else max(0.16, 12 / n_classes)
+    # a grid of at least 3 in (a 2x2 matrix must still hold its title), 0.6 in cells up
+    # to 12 classes, then a grid of about 12 in (0.43 in at 28 classes)
+    cell = max(0.6, 3 / n_classes) if n_classes <= 12 else max(0.16, 12 / n_classes)
     return Layout(
         cell=cell,
         font=float(np.clip(cell * 16, 5, 10)),
@@ -153,7 +154,11 @@ def confusion_normalized_heatmap(
 def pairwise_accuracy_heatmap(
     accuracy: np.ndarray, classes: Sequence[str], *, ax: Axes | None = None
 ) -> Figure:
-    """Pairwise accuracy in 0..1, red = low to blue = high; NaN cells stay blank."""
+    """Pairwise accuracy in 0..1, red = low to blue = high; NaN cells stay blank.
+
+    The axes are digit_a and digit_b for digit classes, class_a and class_b otherwise.
+    """
+    noun = "digit" if all(name.isdecimal() for name in classes) else "class"
     annotations = np.array([[f"{value:.2f}" for value in row] for row in accuracy])
     return _draw(
         accuracy,
@@ -165,6 +170,6 @@ def pairwise_accuracy_heatmap(
         vmax=1,
         colorbar_label="pairwise accuracy (diagonal: recall)",
         title="Pairwise accuracy: true class ranked above the other",
-        xlabel="digit_b",
-        ylabel="digit_a",
+        xlabel=f"{noun}_b",
+        ylabel=f"{noun}_a",
     )

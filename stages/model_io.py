@@ -13,6 +13,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from stages.cli import UserError
 from stages.models import ESTIMATOR_TYPES, TRUSTED_TYPES
 from stages.outputs import write_bytes
@@ -80,8 +82,30 @@ def load_model(path: str | Path) -> Any:
             f"{path}: refusing to load untrusted type {refused[0]}; "
             f"this project trusts only: {', '.join(TRUSTED_TYPES)}"
         )
-    model = skops.io.load(io.BytesIO(data), trusted=list(untrusted))
+    try:
+        model = skops.io.load(io.BytesIO(data), trusted=list(untrusted))
+    except Exception:  # an entry that is damaged, or not what its schema says
+        raise UserError(f"{path}: not a readable skops model file") from None
     kind = f"{type(model).__module__}.{type(model).__qualname__}"
     if kind not in ESTIMATOR_TYPES:
         raise UserError(f"{path}: holds a {kind}, not one of the classifiers this project trains")
     return model
+
+
+def check_fits_data(model: Any, path: str | Path, *, n_features: int, n_classes: int) -> None:
+    """Refuse a model that was fitted on other features or other labels than these."""
+    expected = getattr(model, "n_features_in_", None)
+    if expected != n_features:
+        raise UserError(
+            f"{path}: the model expects {expected} features, the data has {n_features} "
+            f"(rerun the train stage)"
+        )
+    fitted = np.asarray(getattr(model, "classes_", []))
+    in_range = (
+        fitted.dtype.kind in "iu" and fitted.size and 0 <= fitted.min() <= fitted.max() < n_classes
+    )
+    if not in_range:
+        raise UserError(
+            f"{path}: the model predicts classes {fitted.tolist()[:12]}, "
+            f"not class indices in 0..{n_classes - 1} (rerun the train stage)"
+        )

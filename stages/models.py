@@ -19,6 +19,8 @@ class ModelSpec:
     # Types inside a saved model that skops does not trust by default, but that
     # this model is made of; loading trusts these and nothing else.
     trusted: tuple[str, ...] = ()
+    # Clears what a fitted model records about the machine it was fitted on.
+    portable: Callable[[Any], None] | None = None
 
 
 def _logistic_regression(h: Mapping[str, Any], seed: int) -> Any:
@@ -77,6 +79,13 @@ def _hist_gradient_boosting(h: Mapping[str, Any], seed: int) -> Any:
     )
 
 
+def _forget_thread_count(model: Any) -> None:
+    # The fitted bin mapper keeps the machine's OpenMP thread count, which would make
+    # the saved file differ between a 2-core and a 4-core machine. None means "decide
+    # at prediction time", which is what a model moved to another machine should do.
+    model._bin_mapper.n_threads = None
+
+
 def _knn(h: Mapping[str, Any], seed: int) -> Any:
     from sklearn.neighbors import KNeighborsClassifier
 
@@ -128,6 +137,7 @@ MODELS: dict[str, ModelSpec] = {
         },
         _hist_gradient_boosting,
         trusted=("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",),
+        portable=_forget_thread_count,
     ),
     "knn": ModelSpec(
         {"n_neighbors": p.integer(minimum=1), "weights": p.choice(("uniform", "distance"))},
@@ -150,3 +160,10 @@ ESTIMATOR_TYPES = (
 def build(model: str, hyperparameters: Mapping[str, Any], seed: int) -> Any:
     """An unfitted estimator for a validated ``train`` section."""
     return MODELS[model].build(hyperparameters, seed)
+
+
+def make_portable(model: str, fitted: Any) -> Any:
+    """The fitted estimator without traces of this machine, ready to save."""
+    if MODELS[model].portable is not None:
+        MODELS[model].portable(fitted)
+    return fitted

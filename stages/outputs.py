@@ -13,18 +13,46 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from stages.cli import UserError
+
 FIGURE_DPI = 100
+
+
+def check_destinations(*paths: str | Path) -> None:
+    """Refuse output paths that cannot all be written, before any work is done.
+
+    Catches the same path given twice, a path that is a directory, and a path
+    below an existing file.
+    """
+    seen: set[Path] = set()
+    for given in paths:
+        path = Path(given)
+        resolved = path.resolve()
+        if resolved in seen:
+            raise UserError(f"{path}: given as more than one output")
+        seen.add(resolved)
+        if path.is_dir():
+            raise UserError(f"{path}: is a directory; expected a file path to write")
+        blocking = next((parent for parent in path.parents if parent.is_file()), None)
+        if blocking is not None:
+            raise UserError(f"{path}: cannot be created, {blocking} is a file")
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as error:
+        raise UserError(f"{path}: cannot write it ({error.strerror})") from None
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise UserError(f"{path}: cannot write it ({error.strerror})") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -58,7 +86,18 @@ def _finite(value: Any) -> Any:
 
 
 def png_bytes(figure: Any) -> bytes:
-    """A figure as PNG with no software version in its metadata, at a fixed dpi."""
+    """A figure as PNG with no software version in its metadata, at a fixed dpi.
+
+    The image is cropped to what is drawn, plus a margin, so long class names and
+    titles are never cut off by the figure's edge (a deterministic computation).
+    """
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
+    figure.savefig(
+        buffer,
+        format="png",
+        dpi=FIGURE_DPI,
+        metadata={"Software": None},
+        bbox_inches="tight",
+        pad_inches=0.15,
+    )
     return buffer.getvalue()

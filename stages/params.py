@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from stages.cli import UserError
 
@@ -89,11 +90,14 @@ def load(path: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as error:
         raise ParamsError(f"{path}: cannot read it ({error})") from None
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
+        # DVC's own reader (YAML 1.2), so a value means the same to DVC and to a stage:
+        # PyYAML (YAML 1.1) would read 010 as 8 and 1e-3 as a string.
+        raw = YAML(typ="safe").load(text)
+    except YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
-        raise ParamsError(f"{path}: not valid YAML{line}") from None
+        problem = getattr(error, "problem", None) or "syntax error"
+        raise ParamsError(f"{path}: not valid YAML{line}: {problem}") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: must be a mapping of sections {', '.join(SECTIONS)}")
     unknown = sorted(str(key) for key in raw if key not in SECTIONS)

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from stages import datasets, model_io
-from stages.cli import UserError, run
+from stages import datasets, model_io, outputs
+from stages.cli import run
 from stages.outputs import write_text
 from stages.predictions import Predictions, to_csv
 
@@ -21,8 +21,6 @@ def predict(model: Any, split: datasets.Dataset) -> Predictions:
     """
     n_classes = len(split.classes)
     fitted = np.asarray(model.classes_)
-    if fitted.min() < 0 or fitted.max() >= n_classes:
-        raise UserError(f"the model knows classes {fitted.tolist()}, not 0..{n_classes - 1}")
     proba = np.zeros((len(split.labels), n_classes))
     # A class missing from the training split has no column of its own: it gets 0.
     proba[:, fitted] = model.predict_proba(datasets.features(split.images, split.pixel_max))
@@ -41,9 +39,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--model", required=True, help="the skops model file")
     parser.add_argument("--out", required=True, help="the predictions CSV to write")
     args = parser.parse_args(argv)
+    outputs.check_destinations(args.out)
 
     split = datasets.load_split(args.data, "test")
     model = model_io.load_model(args.model)
+    model_io.check_fits_data(
+        model,
+        args.model,
+        n_features=int(np.prod(split.images.shape[1:])),
+        n_classes=len(split.classes),
+    )
     write_text(args.out, to_csv(predict(model, split)))
 
 

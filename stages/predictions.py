@@ -15,6 +15,7 @@ plot template reads.
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,33 +59,50 @@ class PredictionsError(UserError):
 
 
 def read_csv(path: str | Path, classes: tuple[str, ...]) -> Predictions:
-    """Read and validate a predictions file against the ordered class list."""
+    """Read and validate a predictions file against the ordered class list.
+
+    Surrounding white space in fields, a byte-order mark and blank lines are ignored.
+    """
     path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8") as file:
-            rows = list(csv.reader(file))
+        # utf-8-sig: spreadsheet programs start CSV files with a byte-order mark
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            reader = csv.reader(file)
+            numbered = [
+                (reader.line_num, stripped)
+                for row in reader
+                if any(stripped := [field.strip() for field in row])
+            ]
     except FileNotFoundError:
         raise PredictionsError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise PredictionsError(f"{path}: not a readable CSV file ({error})") from None
-    if not rows:
+    if not numbered:
         raise PredictionsError(f"{path}: empty file; expected a header {_header_hint(classes)}")
-    header, body = rows[0], rows[1:]
+    header = numbered[0][1]
+    lines = [line for line, _ in numbered[1:]]  # file line of each row, for messages
+    body = [row for _, row in numbered[1:]]
     columns = _column_positions(path, header, classes)
     if not body:
         raise PredictionsError(f"{path}: has a header but no rows")
-    widths = {len(row) for row in body}
-    if widths != {len(header)}:
-        line = 2 + next(i for i, row in enumerate(body) if len(row) != len(header))
-        raise PredictionsError(
-            f"{path}, line {line}: expected {len(header)} fields like the header"
-        )
-    table = np.array(body, dtype=str)
+    for line, row in zip(lines, body, strict=True):
+        if len(row) != len(header):
+            raise PredictionsError(
+                f"{path}, line {line}: expected {len(header)} fields like the header; "
+                f"got {len(row)}"
+            )
+
+    def column(name: str) -> list[str]:
+        position = columns[name]
+        return [row[position] for row in body]
+
+    proba_columns = [columns[PROBA_PREFIX + c] for c in classes]
+    block = [[row[i] for i in proba_columns] for row in body]
     return Predictions(
-        sample=_sample_ids(path, table[:, columns["sample"]]),
-        actual=_class_indices(path, table[:, columns["actual"]], "actual", classes),
-        predicted=_class_indices(path, table[:, columns["predicted"]], "predicted", classes),
-        proba=_probabilities(path, table[:, [columns[PROBA_PREFIX + c] for c in classes]], classes),
+        sample=_sample_ids(path, column("sample"), lines),
+        actual=_class_indices(path, column("actual"), lines, "actual", classes),
+        predicted=_class_indices(path, column("predicted"), lines, "predicted", classes),
+        proba=_probabilities(path, block, lines, classes),
         classes=classes,
     )
 
@@ -112,16 +130,17 @@ def _column_positions(path: Path, header: list[str], classes: tuple[str, ...]) -
     return {name: header.index(name) for name in wanted}
 
 
-def _sample_ids(path: Path, column: np.ndarray) -> np.ndarray:
-    try:
-        ids = column.astype(np.int64)
-    except ValueError:
-        line = 2 + next(
-            i for i, text in enumerate(column) if not text.strip().lstrip("-").isdigit()
-        )
-        raise PredictionsError(
-            f"{path}, line {line}: sample must be an integer id; got '{column[line - 2]}'"
-        ) from None
+_INTEGER = re.compile(r"-?[0-9]{1,18}")  # ASCII digits only, and always within int64
+
+
+def _sample_ids(path: Path, column: list[str], lines: list[int]) -> np.ndarray:
+    for line, text in zip(lines, column, strict=True):
+        if not _INTEGER.fullmatch(text):
+            raise PredictionsError(
+                f"{path}, line {line}: sample must be an integer id of at most 18 digits; "
+                f"got '{text}'"
+            )
+    ids = np.array(column, dtype=np.int64)
     unique, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         raise PredictionsError(f"{path}: sample id {unique[counts > 1][0]} appears more than once")
@@ -129,46 +148,56 @@ def _sample_ids(path: Path, column: np.ndarray) -> np.ndarray:
 
 
 def _class_indices(
-    path: Path, column: np.ndarray, name: str, classes: tuple[str, ...]
+    path: Path, column: list[str], lines: list[int], name: str, classes: tuple[str, ...]
 ) -> np.ndarray:
     known = np.array(classes, dtype=str)
     order = np.argsort(known)
+    column = np.array(column, dtype=str)
     names, inverse = np.unique(column, return_inverse=True)
     positions = np.searchsorted(known, names, sorter=order).clip(max=len(known) - 1)
     found = known[order[positions]] == names
     if not found.all():
         bad = names[~found][0]
-        line = 2 + int(np.flatnonzero(column == bad)[0])
+        line = lines[int(np.flatnonzero(column == bad)[0])]
         raise PredictionsError(
             f"{path}, line {line}: {name} '{bad}' is not in the class list ({', '.join(classes)})"
         )
     return order[positions][inverse].astype(np.int64)
 
 
-def _probabilities(path: Path, block: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
+def _probabilities(
+    path: Path, block: list[list[str]], lines: list[int], classes: tuple[str, ...]
+) -> np.ndarray:
     try:
-        proba = block.astype(np.float64)
+        proba = np.array(block, dtype=np.float64)
     except ValueError:
-        row, col = next((r, c) for r, c in np.ndindex(block.shape) if not _is_float(block[r, c]))
+        row, col = next(
+            (r, c)
+            for r, values in enumerate(block)
+            for c, v in enumerate(values)
+            if not _is_float(v)
+        )
         raise PredictionsError(
-            f"{path}, line {row + 2}: {PROBA_PREFIX}{classes[col]} is not a number: "
-            f"'{block[row, col]}'"
+            f"{path}, line {lines[row]}: {PROBA_PREFIX}{classes[col]} is not a number: "
+            f"'{block[row][col]}'"
         ) from None
-    bad = ~np.isfinite(proba) | (proba < 0) | (proba > 1)
+    # A value a rounding error outside [0, 1] (1.0000000000000002) is a probability.
+    slack = 1e-9
+    bad = ~np.isfinite(proba) | (proba < -slack) | (proba > 1 + slack)
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise PredictionsError(
-            f"{path}, line {row + 2}: {PROBA_PREFIX}{classes[col]} must be a probability "
-            f"in [0, 1]; got {block[row, col]}"
+            f"{path}, line {lines[row]}: {PROBA_PREFIX}{classes[col]} must be a probability "
+            f"in [0, 1]; got {block[row][col]}"
         )
     off = np.abs(proba.sum(axis=1) - 1) > PROBA_SUM_TOLERANCE
     if off.any():
         row = int(np.flatnonzero(off)[0])
         raise PredictionsError(
-            f"{path}, line {row + 2}: probabilities sum to {proba[row].sum():.6g}; "
+            f"{path}, line {lines[row]}: probabilities sum to {proba[row].sum():.6g}; "
             f"each row must sum to 1 (within {PROBA_SUM_TOLERANCE:g})"
         )
-    return proba
+    return np.clip(proba, 0.0, 1.0)
 
 
 def _is_float(text: str) -> bool:

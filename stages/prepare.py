@@ -3,9 +3,10 @@
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from stages import datasets, params
-from stages.cli import run
+from stages import datasets, outputs, params
+from stages.cli import UserError, run
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -13,13 +14,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--params", required=True, help="params.yaml")
     parser.add_argument("--out", required=True, help="directory for the prepared splits")
     args = parser.parse_args(argv)
+    outputs.check_destinations(Path(args.out) / "classes.json")
 
     raw = params.load(args.params)
     data = params.data_params(raw)
     split = params.split_params(raw)
 
     dataset = datasets.validate(datasets.SOURCES[data.source](), data.source)
-    train, test = datasets.split(dataset, test_size=split.test_size, seed=split.seed)
+    try:
+        train, test = datasets.split(dataset, test_size=split.test_size, seed=split.seed)
+    except UserError as error:
+        raise UserError(f"{args.params}: {error}") from None
     datasets.save_splits(args.out, train, test)
 
 

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from stages import datasets, models, params, training_steps
+from stages import datasets, models, outputs, params, training_steps
 from stages.cli import run
 from stages.outputs import png_bytes, write_bytes, write_text
 from stages.training_steps import StepHistory
@@ -92,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--loss", required=True, help="CSV of log loss per step to write")
     parser.add_argument("--confusion-plot", required=True, help="PNG of the snapshot matrices")
     args = parser.parse_args(argv)
+    outputs.check_destinations(args.accuracy, args.loss, args.confusion_plot)
 
     raw = params.load(args.params)
     settings = params.train_params(raw, models.SCHEMAS)

@@ -87,7 +87,7 @@ def test_metrics_and_every_figure_are_declared_at_the_top():
     templates = [spec for spec in specs if "template" in spec]
     assert {t["template"] for t in templates} == {"confusion", "confusion_normalized"}
     assert all(
-        t["x"] == "actual" and t["y"] == {"data/predictions.csv": "predicted"} for t in templates
+        t["x"] == "predicted" and t["y"] == {"data/predictions.csv": "actual"} for t in templates
     )
     curves = {file for spec in specs if "template" not in spec for file in spec["y"]}
     assert curves == {p for p in all_outputs() if p.startswith("reports/steps/")}

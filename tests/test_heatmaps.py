@@ -59,7 +59,7 @@ def test_normalized_heatmap_shows_share_and_count():
 def test_pairwise_heatmap_is_diverging_over_zero_to_one_with_blank_undefined_cells():
     accuracy = np.array([[0.9, 0.75, np.nan], [0.75, 0.5, np.nan], [np.nan, np.nan, np.nan]])
     ax, colorbar = heatmap_axes(heatmaps.pairwise_accuracy_heatmap(accuracy, ["x", "y", "z"]))
-    assert ax.get_xlabel() == "digit_b" and ax.get_ylabel() == "digit_a"
+    assert ax.get_xlabel() == "class_b" and ax.get_ylabel() == "class_a"  # not digits
     mesh = ax.collections[0]
     assert mesh.get_cmap().name == "RdBu"  # red (low) to blue (high)
     assert mesh.get_clim() == (0, 1)
@@ -122,3 +122,26 @@ def test_an_axes_can_be_given():
     ax = figure.add_subplot()
     assert heatmaps.confusion_counts_heatmap(counts_for(3), names(3), ax=ax) is figure
     assert len(ax.texts) == 9
+
+
+def test_pairwise_axes_say_digit_for_digit_classes():
+    ax, _ = heatmap_axes(heatmaps.pairwise_accuracy_heatmap(np.full((3, 3), 0.5), ["0", "1", "10"]))
+    assert ax.get_xlabel() == "digit_b" and ax.get_ylabel() == "digit_a"
+
+
+@pytest.mark.parametrize("classes", [["a", "b"], ["a long class name number one", "another"]])
+def test_small_matrices_and_long_names_stay_inside_the_image(classes):
+    """Titles of 2x2 matrices and long tick labels are drawn beyond the figure's own
+    edges; the saved PNG is cropped to what is drawn, so all of it must be inside."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.transforms import Bbox
+
+    figure = heatmaps.confusion_counts_heatmap(np.array([[5, 1], [0, 7]]), classes)
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    saved = figure.get_tightbbox(renderer).padded(0.15)  # what png_bytes keeps, in inches
+    ax, colorbar = heatmap_axes(figure)
+    texts = [ax.title, ax.xaxis.label, ax.yaxis.label, colorbar.yaxis.label]
+    texts += list(ax.get_xticklabels()) + list(ax.get_yticklabels())
+    for text in texts:
+        box = text.get_window_extent(renderer).transformed(figure.dpi_scale_trans.inverted())
+        assert Bbox.union([saved, box]).bounds == pytest.approx(saved.bounds), text.get_text()

@@ -113,3 +113,55 @@ def test_a_corrupt_file_is_one_clear_error(tmp_path):
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(UserError, match=r"model\.skops: model file not found"):
         model_io.load_model(tmp_path / "model.skops")
+
+
+def test_a_boosted_model_file_does_not_depend_on_the_machines_thread_count(tmp_path):
+    """The fitted bin mapper records the OpenMP thread count; the saved file must not."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from sklearn.datasets import load_digits\n"
+        "from stages import model_io, models\n"
+        "x, y = load_digits(return_X_y=True)\n"
+        "h = {'learning_rate': 0.3, 'max_iter': 3, 'max_leaf_nodes': 8, 'l2_regularization': 0.0}\n"
+        "m = models.build('hist_gradient_boosting', h, seed=0).fit(x[:300] / 16, y[:300])\n"
+        "model_io.save_model(models.make_portable('hist_gradient_boosting', m), sys.argv[1])\n"
+    )
+    for threads in ("1", "2"):
+        env = {**os.environ, "OMP_NUM_THREADS": threads}
+        subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / f"{threads}.skops")], env=env, check=True
+        )
+    assert (tmp_path / "1.skops").read_bytes() == (tmp_path / "2.skops").read_bytes()
+
+
+def test_a_damaged_array_inside_the_archive_is_one_clear_error(tmp_path, digits):
+    features, labels = digits
+    model = models.build("logistic_regression", SMALL["logistic_regression"], 0)
+    archive = model_io.canonical_skops(skops.io.dumps(model.fit(features, labels)))
+    damaged = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(archive)) as source, zipfile.ZipFile(damaged, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            target.writestr(info, b"\x93NUMPY garbage" if info.filename.endswith(".npy") else data)
+    path = tmp_path / "model.skops"
+    path.write_bytes(damaged.getvalue())
+    with pytest.raises(UserError, match=r"model\.skops: not a readable skops model file"):
+        model_io.load_model(path)
+
+
+def test_a_model_fitted_on_other_data_is_refused(digits):
+    features, labels = digits
+    narrow = models.build("logistic_regression", SMALL["logistic_regression"], 0)
+    narrow.fit(features[:, :10], labels)
+    with pytest.raises(
+        UserError, match=r"m\.skops: the model expects 10 features, the data has 64"
+    ):
+        model_io.check_fits_data(narrow, "m.skops", n_features=64, n_classes=10)
+    named = models.build("logistic_regression", SMALL["logistic_regression"], 0)
+    named.fit(features, np.array(["even", "odd"])[labels % 2])
+    with pytest.raises(UserError, match=r"predicts classes \['even', 'odd'\], not class indices"):
+        model_io.check_fits_data(named, "m.skops", n_features=64, n_classes=10)

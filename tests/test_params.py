@@ -147,3 +147,20 @@ def test_a_malformed_file_is_one_line(write_params, raw, message):
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(params.ParamsError, match=r"nowhere\.yaml: file not found"):
         params.load(tmp_path / "nowhere.yaml")
+
+
+def test_values_are_read_as_dvc_reads_them(write_params):
+    """YAML 1.2, as DVC: 1e-3 is a number and 010 is ten (PyYAML says '1e-3' and 8)."""
+    text = write_params().read_text()
+    text = text.replace("C: 1.0", "C: 1e-3").replace("n_neighbors: 3", "n_neighbors: 010")
+    path = write_params(raw=text)
+    raw = params.load(path)
+    assert raw["train"]["logistic_regression"]["C"] == 0.001
+    assert raw["train"]["knn"]["n_neighbors"] == 10
+    params.train_params(raw, models.SCHEMAS)  # and both are valid
+
+
+def test_a_duplicated_key_is_an_error_not_a_silent_override(write_params):
+    path = write_params(raw="data:\n  source: digits\ndata:\n  source: digits\n")
+    with pytest.raises(params.ParamsError, match=r'line 3: found duplicate key "data"'):
+        params.load(path)

@@ -98,7 +98,7 @@ def test_columns_may_come_in_any_order_and_extra_columns_are_ignored(tmp_path):
         (HEADER + "1,cat,cat,one,0,0\n", r"line 2: proba_cat is not a number: 'one'"),
         (
             HEADER + "1,cat,cat,1,0,0\nx7,cat,cat,1,0,0\n",
-            r"line 3: sample must be an integer id; got 'x7'",
+            r"line 3: sample must be an integer id of at most 18 digits; got 'x7'",
         ),
         (HEADER + "4,cat,cat,1,0,0\n4,dog,dog,0,1,0\n", r"sample id 4 appears more than once"),
     ],
@@ -120,4 +120,34 @@ def test_a_binary_file_is_refused(tmp_path):
     path = tmp_path / "predictions.csv"
     path.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(PredictionsError, match=r"not a readable CSV file"):
+        read_csv(path, CLASSES)
+
+
+def test_byte_order_mark_white_space_and_blank_lines_are_tolerated(tmp_path):
+    path = tmp_path / "predictions.csv"
+    text = (
+        "sample, actual, predicted, proba_cat, proba_dog, proba_emu\r\n"
+        "\r\n"
+        " 7 , cat , dog , 0.25 , 0.75 , 0 \r\n"
+        "8,emu,emu,0,-1e-17,1.0000000000000002\r\n"
+        "\r\n"
+    )
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    back = read_csv(path, CLASSES)
+    assert back.sample.tolist() == [7, 8]
+    assert back.predicted.tolist() == [1, 2]
+    # a rounding error outside [0, 1] is clipped back into it
+    np.testing.assert_array_equal(back.proba, [[0.25, 0.75, 0.0], [0.0, 0.0, 1.0]])
+
+
+def test_line_numbers_count_the_blank_lines_too(tmp_path):
+    path = write(tmp_path, HEADER + "\n1,cat,cat,1,0,0\n\n2,yak,cat,1,0,0\n")
+    with pytest.raises(PredictionsError, match=r"line 5: actual 'yak'"):
+        read_csv(path, CLASSES)
+
+
+@pytest.mark.parametrize("sample", ["99999999999999999999999", "²", "1.5", ""])
+def test_a_sample_id_that_is_not_a_plain_integer_is_refused(tmp_path, sample):
+    path = write(tmp_path, HEADER + f"{sample},cat,cat,1,0,0\n")
+    with pytest.raises(PredictionsError, match=r"line 2: sample must be an integer id of at most"):
         read_csv(path, CLASSES)

@@ -243,3 +243,103 @@ def test_a_corrupt_split_file_is_named(pipeline, tmp_path):
             ]
         )
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_knn_with_more_neighbours_than_samples_is_refused_at_train(
+    pipeline, tmp_path, write_params
+):
+    params = write_params({"train.model": "knn", "train.knn.n_neighbors": 5000})
+    model = tmp_path / "m.skops"
+    with pytest.raises(UserError, match=r"train\.knn\.n_neighbors=5000 is more than the 1347"):
+        train.main(
+            ["--params", str(params), "--data", str(pipeline / "prepared"), "--model", str(model)]
+        )
+    assert not model.exists()
+
+
+def test_a_model_that_cannot_be_fitted_on_the_split_is_one_line(tmp_path, write_params):
+    # 2% of 1,797 samples leaves 3 or 4 per class: too few for SVC's 5-fold calibration
+    params = write_params({"split.test_size": 0.98, "train.model": "svc"})
+    prepare.main(["--params", str(params), "--out", str(tmp_path / "prepared")])
+    model = tmp_path / "m.skops"
+    with pytest.raises(UserError, match=r"train\.model=svc cannot be fitted on this split: "):
+        train.main(
+            ["--params", str(params), "--data", str(tmp_path / "prepared"), "--model", str(model)]
+        )
+    assert not model.exists()
+
+
+def test_an_impossible_split_names_the_params_file(tmp_path, write_params):
+    params = write_params({"split.test_size": 0.999})
+    with pytest.raises(
+        UserError, match=rf"^{re.escape(str(params))}: split\.test_size=0\.999 cannot"
+    ):
+        prepare.main(["--params", str(params), "--out", str(tmp_path / "prepared")])
+    assert not (tmp_path / "prepared").exists()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (
+            lambda d: (d / "meta.json").write_text("{}"),
+            r"meta\.json: must be a JSON object with an integer pixel_max",
+        ),
+        (lambda d: (d / "meta.json").write_text('{"pixel_max": "x"}'), r"integer pixel_max >= 1"),
+        (
+            lambda d: (d / "classes.json").write_text('["0", "1", "1"]'),
+            r"'1' appears more than once",
+        ),
+        (
+            lambda d: (d / "test_ids.npy").write_bytes((d / "train_ids.npy").read_bytes()),
+            r"expected as many ids as labels \(at least one\); got 1347 and 450",
+        ),
+        (
+            lambda d: np.save(d / "test_labels.npy", np.load(d / "test_labels.npy").astype(float)),
+            r"labels must be a 1-D integer array; got float64",
+        ),
+    ],
+)
+def test_damaged_prepared_data_is_one_line(pipeline, tmp_path, damage, message):
+    import shutil
+
+    prepared = tmp_path / "prepared"
+    shutil.copytree(pipeline / "prepared", prepared)
+    damage(prepared)
+    out = tmp_path / "p.csv"
+    with pytest.raises(UserError, match=message):
+        predict.main(
+            ["--data", str(prepared), "--model", str(pipeline / "model.skops"), "--out", str(out)]
+        )
+    assert not out.exists()
+
+
+def test_unwritable_outputs_are_refused_before_any_is_written(pipeline, tmp_path):
+    params = Path(__file__).parents[1] / "params.yaml"
+    out = tmp_path / "reports"
+    (out / "figures" / "pairwise_accuracy.png").mkdir(parents=True)
+    args = evaluate_args(
+        params, pipeline / "predictions.csv", pipeline / "prepared" / "classes.json", out
+    )
+    with pytest.raises(UserError, match=r"pairwise_accuracy\.png: is a directory"):
+        evaluate.main(args)
+    assert files_under(out) == set()
+
+    twice = [*args]
+    twice[twice.index("--pairwise") + 1] = str(out / "metrics.json")
+    with pytest.raises(UserError, match=r"metrics\.json: given as more than one output"):
+        evaluate.main(twice)
+
+    blocked = tmp_path / "afile"
+    blocked.write_text("")
+    with pytest.raises(UserError, match=r"cannot be created, .*afile is a file"):
+        predict.main(
+            [
+                "--data",
+                str(pipeline / "prepared"),
+                "--model",
+                str(pipeline / "model.skops"),
+                "--out",
+                str(blocked / "p.csv"),
+            ]
+        )
