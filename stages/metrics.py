@@ -118,13 +118,13 @@ def top_k_accuracy(y_true: np.ndarray, y_proba: np.ndarray, *, k: int) -> float:
     return float((ahead.sum(axis=1) < k).mean())
 
 
-def _group_by_class(y_true: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sample positions sorted by true class, and where each class starts and ends."""
-    # A stable sort of small unsigned ints is a radix sort: linear time.
-    small = y_true.astype(np.uint16 if n_classes <= 2**16 else np.int64)
-    order = np.argsort(small, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(y_true, minlength=n_classes))])
-    return order, bounds
+def _class_blocks(y_true: np.ndarray, y_proba: np.ndarray) -> list[np.ndarray]:
+    """The rows of y_proba of each true class, as K contiguous blocks.
+
+    Boolean masks read y_proba front to back; gathering rows in class order instead
+    jumps around memory and is about twice as slow at 10^7 samples.
+    """
+    return [y_proba[y_true == c] for c in range(y_proba.shape[1])]
 
 
 def pairwise_accuracy(y_true: np.ndarray, y_pred: np.ndarray, y_proba: np.ndarray) -> np.ndarray:
@@ -136,20 +136,34 @@ def pairwise_accuracy(y_true: np.ndarray, y_pred: np.ndarray, y_proba: np.ndarra
     has either class.
     """
     n_classes = y_proba.shape[1]
-    order, bounds = _group_by_class(y_true, n_classes)
-    wins = np.zeros(
-        (n_classes, n_classes), dtype=np.int64
-    )  # wins[a, b]: class-a samples with p_a > p_b
-    for a in range(n_classes):
-        rows = y_proba[order[bounds[a] : bounds[a + 1]]]
+    wins = np.zeros((n_classes, n_classes), dtype=np.int64)  # [a, b]: class-a rows with p_a > p_b
+    support = np.zeros(n_classes, dtype=np.int64)
+    for a, rows in enumerate(_class_blocks(y_true, y_proba)):
         wins[a] = (rows[:, a : a + 1] > rows).sum(axis=0)
-    support = np.diff(bounds)
+        support[a] = len(rows)
     pair_support = support[:, None] + support[None, :]
     with np.errstate(invalid="ignore", divide="ignore"):
         accuracy = (wins + wins.T) / pair_support
         counts = confusion_matrix(y_true, y_pred, n_classes=n_classes)
         np.fill_diagonal(accuracy, np.diag(counts) / support)
     return accuracy
+
+
+def _twice_mann_whitney(positives: np.ndarray, negatives: np.ndarray) -> int:
+    """2 * #(positive > negative) + #(positive == negative) over all pairs; both sorted.
+
+    One binary search per negative finds the positives below it; a second search,
+    for the ties, runs only when some negative equals some positive (rare for
+    continuous scores, common for a forest's or nearest neighbours' probabilities).
+    """
+    n_pos, n_neg = positives.size, negatives.size
+    below = np.searchsorted(positives, negatives, side="left")
+    twice_u = 2 * (n_pos * n_neg - int(below.sum()))
+    # the smallest positive >= each negative: equal to it iff that negative has ties
+    if (positives[np.minimum(below, n_pos - 1)] == negatives).any():
+        at_most = np.searchsorted(positives, negatives, side="right")
+        twice_u -= int((at_most - below).sum())  # a tie counts one half, not one
+    return twice_u
 
 
 def pairwise_auc(y_true: np.ndarray, y_proba: np.ndarray) -> np.ndarray:
@@ -161,24 +175,17 @@ def pairwise_auc(y_true: np.ndarray, y_proba: np.ndarray) -> np.ndarray:
     pairs with an absent class.
     """
     n_classes = y_proba.shape[1]
-    order, bounds = _group_by_class(y_true, n_classes)
+    blocks = _class_blocks(y_true, y_proba)
     one_sided = np.full((n_classes, n_classes), np.nan)
     for a in range(n_classes):
-        scores = y_proba[order, a]  # p_a of every sample, grouped by true class
-        groups = [np.sort(scores[bounds[c] : bounds[c + 1]]) for c in range(n_classes)]
-        positives = groups[a]
+        positives = np.sort(blocks[a][:, a])
         if positives.size == 0:
             continue
         for b in range(n_classes):
-            negatives = groups[b]
-            if b == a or negatives.size == 0:
+            if b == a or blocks[b].shape[0] == 0:
                 continue
-            at_most = np.searchsorted(positives, negatives, side="right")
-            below = np.searchsorted(positives, negatives, side="left")
-            # twice the Mann-Whitney U, in exact integers: 2 * wins + ties
-            twice_u = 2 * (positives.size * negatives.size - int(at_most.sum())) + int(
-                (at_most - below).sum()
-            )
+            negatives = np.sort(blocks[b][:, a])  # p_a of the class-b samples
+            twice_u = _twice_mann_whitney(positives, negatives)
             one_sided[a, b] = twice_u / (2 * positives.size * negatives.size)
     return (one_sided + one_sided.T) / 2
 

@@ -24,6 +24,7 @@ SECTIONS = (
     "attribution",
     "examples",
     "steps",
+    "gate",
 )
 DATA_SOURCES = ("digits",)
 
@@ -55,6 +56,15 @@ class TrainParams:
 @dataclass(frozen=True)
 class EvaluateParams:
     top_confusions: int
+    bootstrap_resamples: int  # for the 95% confidence intervals of the headline metrics
+    bootstrap_seed: int
+
+
+@dataclass(frozen=True)
+class GateParams:
+    min_accuracy: float  # the accuracy below which a change is refused outright
+    max_accuracy_drop: float  # a larger drop against the baseline is refused ...
+    alpha: float  # ... when McNemar's test says it is significant at this level
 
 
 @dataclass(frozen=True)
@@ -117,8 +127,21 @@ def split_params(raw: Mapping[str, Any]) -> SplitParams:
 
 
 def evaluate_params(raw: Mapping[str, Any]) -> EvaluateParams:
-    values = _section(raw, "evaluate", {"top_confusions": integer(minimum=1)})
-    return EvaluateParams(**values)
+    schema = {
+        "top_confusions": integer(minimum=1),
+        "bootstrap_resamples": integer(minimum=100, maximum=100_000),
+        "bootstrap_seed": seed_value,
+    }
+    return EvaluateParams(**_section(raw, "evaluate", schema))
+
+
+def gate_params(raw: Mapping[str, Any]) -> GateParams:
+    schema = {
+        "min_accuracy": closed_interval(0.0, 1.0),
+        "max_accuracy_drop": closed_interval(0.0, 1.0),
+        "alpha": open_interval(0.0, 1.0),
+    }
+    return GateParams(**_section(raw, "gate", schema))
 
 
 def separability_params(raw: Mapping[str, Any]) -> SeparabilityParams:
@@ -250,6 +273,18 @@ def open_interval(low: float, high: float) -> Validator:
             raise ParamsError(
                 f"{key} must be a number strictly between {low:g} and {high:g}; "
                 f"got {_describe(value)}"
+            )
+        return number
+
+    return validate
+
+
+def closed_interval(low: float, high: float) -> Validator:
+    def validate(key: str, value: Any) -> float:
+        number = _number(key, value, f"between {low:g} and {high:g}")
+        if not low <= number <= high:
+            raise ParamsError(
+                f"{key} must be a number between {low:g} and {high:g}; got {_describe(value)}"
             )
         return number
 

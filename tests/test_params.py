@@ -18,6 +18,7 @@ def all_sections(path):
         params.attribution_params(raw),
         params.examples_params(raw),
         params.steps_params(raw),
+        params.gate_params(raw),
     )
 
 
@@ -88,6 +89,15 @@ def test_train_params_carry_only_the_chosen_models_block(write_params):
             r"train\.knn\.n_neighbors must be an integer >= 1; got 2\.5",
         ),
         ({"train.svc": "fast"}, r"train\.svc must be a mapping with keys C, kernel, gamma"),
+        (
+            {"evaluate.bootstrap_resamples": 10},
+            r"evaluate\.bootstrap_resamples must be an integer in 100\.\.100000; got 10",
+        ),
+        (
+            {"gate.min_accuracy": 1.2},
+            r"gate\.min_accuracy must be a number between 0 and 1; got 1\.2",
+        ),
+        ({"gate.alpha": 0}, r"gate\.alpha must be a number strictly between 0 and 1; got 0"),
         ({"separability.maps": -1}, r"separability\.maps must be an integer >= 0; got -1"),
         ({"attribution.max_samples": 0}, r"attribution\.max_samples must be an integer >= 1"),
         ({"examples.per_cell": 50}, r"examples\.per_cell must be an integer in 1\.\.20; got 50"),
@@ -103,7 +113,7 @@ def test_train_params_carry_only_the_chosen_models_block(write_params):
         (
             {"trian": {"model": "svc"}},
             r"unknown section 'trian'; allowed: data, split, train, evaluate, separability, "
-            r"attribution, examples, steps",
+            r"attribution, examples, steps, gate",
         ),
     ],
 )
