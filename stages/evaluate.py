@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from stages import datasets, metrics, outputs, params
+from stages import bootstrap, datasets, metrics, outputs, params
 from stages.cli import run
 from stages.predictions import Predictions, read_csv
 
@@ -40,6 +40,18 @@ def headline_metrics(
         for i, name in enumerate(predictions.classes)
     }
     return result
+
+
+def intervals_report(predictions: Predictions, settings: params.EvaluateParams) -> dict[str, Any]:
+    """95% bootstrap intervals, {metric: {"low", "high"}}: DVC shows them as metric.low/high."""
+    intervals = bootstrap.bootstrap_intervals(
+        predictions.actual,
+        predictions.predicted,
+        n_classes=len(predictions.classes),
+        n_resamples=settings.bootstrap_resamples,
+        seed=settings.bootstrap_seed,
+    )
+    return {name: {"low": low, "high": high} for name, (low, high) in intervals.items()}
 
 
 def confusion_report(counts: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
@@ -85,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--predictions", required=True, help="predictions CSV")
     parser.add_argument("--classes", required=True, help="JSON list of class names, in order")
     parser.add_argument("--metrics", required=True, help="headline metrics JSON to write")
+    parser.add_argument("--intervals", required=True, help="95%% intervals JSON to write")
     parser.add_argument("--confusion", required=True, help="confusion matrices JSON to write")
     parser.add_argument("--top-confusions", required=True, help="ranked confusions JSON to write")
     parser.add_argument("--pairwise", required=True, help="pairwise accuracy and AUC JSON to write")
@@ -94,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     outputs.check_destinations(
         args.metrics,
+        args.intervals,
         args.confusion,
         args.top_confusions,
         args.pairwise,
@@ -113,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         predictions.actual, predictions.predicted, predictions.proba
     )
     auc = metrics.pairwise_auc(predictions.actual, predictions.proba)
+    intervals = intervals_report(predictions, settings)
 
     # Imported here: seaborn costs ~1.3 s, and a bad input should fail before that.
     from stages import heatmaps
@@ -126,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     images = {path: png_bytes(figure) for path, figure in figures.items()}
 
     write_json(args.metrics, headline_metrics(predictions, counts, auc))
+    write_json(args.intervals, intervals)
     write_json(args.confusion, confusion_report(counts, classes))
     write_json(
         args.top_confusions,

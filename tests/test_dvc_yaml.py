@@ -80,7 +80,7 @@ def all_outputs() -> set[str]:
 
 
 def test_metrics_and_every_figure_are_declared_at_the_top():
-    assert PIPELINE["metrics"] == ["reports/metrics.json"]
+    assert PIPELINE["metrics"] == ["reports/metrics.json", "reports/intervals.json"]
     images = {p for p in PIPELINE["plots"] if isinstance(p, str)}
     assert images == {p for p in all_outputs() if p.endswith(".png")}
     specs = [next(iter(p.values())) for p in PIPELINE["plots"] if isinstance(p, dict)]

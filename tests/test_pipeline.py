@@ -23,6 +23,7 @@ OUTPUTS = {
     "data/prepared/classes.json",
     "data/prepared/meta.json",
     "reports/metrics.json",
+    "reports/intervals.json",
     "reports/confusion.json",
     "reports/top_confusions.json",
     "reports/pairwise.json",
@@ -133,6 +134,10 @@ def test_dvc_repro_end_to_end(repo):
         "pairwise_auc",
         "m_measure",
     }
+    intervals = json.loads((repo / "reports/intervals.json").read_text())
+    assert set(intervals) == {"accuracy", "balanced_accuracy", "f1_macro"}
+    for name, bounds in intervals.items():
+        assert bounds["low"] < metrics[name] < bounds["high"]
     assert "up to date" in dvc(repo, "status")
 
     # Byte-reproducible: forcing every stage to run again changes no output.

@@ -20,6 +20,7 @@ from stages.predictions import read_csv
 DATA = Path(__file__).parent / "data"
 EVALUATE_OUTPUTS = {
     "--metrics": "metrics.json",
+    "--intervals": "intervals.json",
     "--confusion": "confusion.json",
     "--top-confusions": "top_confusions.json",
     "--pairwise": "pairwise.json",
