@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,7 @@ OUTPUTS = {
     "reports/steps/accuracy.csv",
     "reports/steps/loss.csv",
     "reports/figures/steps_confusion.png",
+    "reports/report.html",
 }
 HEADLINE_KEYS = {
     "accuracy",
@@ -63,8 +65,8 @@ HEADLINE_KEYS = {
 }
 
 
-def run(repo: Path, *command: str) -> str:
-    env = {
+def environment() -> dict[str, str]:
+    return {
         **os.environ,
         # the stage commands say `python`: make it this interpreter
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -74,9 +76,28 @@ def run(repo: Path, *command: str) -> str:
         "GIT_COMMITTER_NAME": "test",
         "GIT_COMMITTER_EMAIL": "test@example.com",
     }
-    result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, check=False)
+
+
+def run(repo: Path, *command: str) -> str:
+    result = subprocess.run(
+        command, cwd=repo, env=environment(), capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout + result.stderr
+
+
+def start_queue_workers(repo: Path, *, jobs: int) -> None:
+    """`dvc queue start`: its workers outlive it, so they must not inherit our pipes (a
+    captured run would wait for them to close them, that is, forever)."""
+    command = [sys.executable, "-m", "dvc", "queue", "start", "-j", str(jobs)]
+    subprocess.run(
+        command,
+        cwd=repo,
+        env=environment(),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def dvc(repo: Path, *args: str) -> str:
@@ -197,3 +218,45 @@ def test_an_mlp_draws_its_training_steps_and_is_explained_by_occlusion(repo):
         assert lines[0] == "step,train,validation"
         assert [int(line.split(",")[0]) for line in lines[1:]] == list(range(1, 21))
     assert json.loads((repo / "reports/attribution.json").read_text())["method"] == "occlusion"
+
+
+EXP_SHOW_HEADLINE = [
+    "exp",
+    "show",
+    "--no-pager",
+    "--drop",
+    ".*",
+    "--keep",
+    r"^(Experiment|train\.model|accuracy|balanced_accuracy|f1_macro|log_loss)$",
+]
+
+
+def test_experiments_run_queue_and_compare_in_120_columns(repo):
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-q", "-m", "mlp")
+    dvc(repo, "exp", "run", "--queue", "--name", "knn", "-S", "train.model=knn")
+    dvc(repo, "exp", "run", "--queue", "--name", "svc", "-S", "train.model=svc")
+    start_queue_workers(repo, jobs=2)
+    try:
+        for _ in range(240):  # at most 2 minutes for the two queued runs
+            status = dvc(repo, "queue", "status")
+            if "Queued" not in status and "Running" not in status:
+                break
+            time.sleep(0.5)
+    finally:
+        dvc(repo, "queue", "stop")  # the workers otherwise stay, idle, after the test
+    assert status.count("Success") == 2, status
+    rows = json.loads(dvc(repo, "exp", "show", "--json"))
+    names = {exp["name"] for row in rows for exp in (row.get("experiments") or [])}
+    assert {"knn", "svc"} <= names
+
+    table = run(repo, "env", "COLUMNS=120", sys.executable, "-m", "dvc", *EXP_SHOW_HEADLINE)
+    lines = table.splitlines()
+    assert max(len(line) for line in lines) <= 120
+    header = next(line for line in lines if "Experiment" in line)
+    for column in ("accuracy", "balanced_accuracy", "f1_macro", "log_loss", "train.model"):
+        assert column in header
+    assert "…" not in table
+    body = "\n".join(lines)
+    for model in ("knn", "svc", "mlp"):  # the two experiments and the committed mlp
+        assert model in body

@@ -1,0 +1,403 @@
+"""Compare a predictions file against a baseline's predictions on the same held-out samples.
+
+A command, not a DVC stage: the baseline is another revision's output. ``--baseline``
+is a path to a predictions file or a git revision (``main``, ``HEAD~1``, a sha); for a
+revision, the file committed there at the path of ``--predictions`` is the baseline.
+
+Writes a JSON comparison (accuracy difference with a paired bootstrap interval,
+McNemar's exact test, per-class recall changes, the confusion cells that changed most),
+a heatmap of the change in the confusion matrix normalized by true class, and a short
+Markdown summary for a CI job page.
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from stages import datasets, metrics, outputs, params
+from stages.cli import UserError, run
+from stages.predictions import Predictions, PredictionsError, read_csv
+from stages.significance import format_p_value, mcnemar_exact, paired_bootstrap_difference
+
+if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn
+    from matplotlib.figure import Figure
+
+LEVEL = 0.95  # of the bootstrap interval of the accuracy difference
+EXAMPLES = 1  # sample ids quoted in a mismatch message
+
+
+@dataclass(frozen=True)
+class Baseline:
+    predictions: Predictions
+    ref: str  # as given on the command line
+    commit: str | None  # the full sha, when ref is a git revision
+    source: str  # what was read: a path, or "<revision>:<path in the repository>"
+
+
+# --- reading the baseline -------------------------------------------------------------
+
+
+def load_baseline(ref: str, predictions_path: str | Path, classes: tuple[str, ...]) -> Baseline:
+    """The baseline predictions: the file ``ref`` if it exists, else ``predictions_path``
+    as committed at git revision ``ref``."""
+    if Path(ref).is_file():
+        return Baseline(read_csv(ref, classes), ref=ref, commit=None, source=ref)
+    if not ref or ref.startswith("-"):  # never let a revision reach git as an option
+        raise UserError(f"--baseline {ref!r}: not an existing file or a git revision")
+    root, relative = _repository_path(ref, Path(predictions_path))
+    found = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    if found.returncode != 0:
+        raise UserError(
+            f"--baseline {ref}: not an existing file, nor a revision of the git repository "
+            f"at {root} to read {relative} from"
+        )
+    commit = found.stdout.decode().strip()
+    shown = _git(root, "show", f"{commit}:{relative}")
+    if shown.returncode != 0:
+        raise UserError(
+            f"--baseline {ref}: {relative} is not in that revision ({commit[:12]}); "
+            "was it committed there?"
+        )
+    source = f"{ref}:{relative}"
+    with tempfile.TemporaryDirectory(prefix="digitwise-baseline-") as directory:
+        path = Path(directory) / "predictions.csv"
+        path.write_bytes(shown.stdout)
+        try:
+            baseline = read_csv(path, classes)
+        except PredictionsError as error:
+            # name the revision and path in the message, not the temporary copy
+            raise PredictionsError(str(error).replace(str(path), source)) from None
+    return Baseline(baseline, ref=ref, commit=commit, source=source)
+
+
+def _repository_path(ref: str, predictions_path: Path) -> tuple[Path, str]:
+    """The repository holding the predictions file, and the file's path inside it."""
+    top = _git(predictions_path.resolve().parent, "rev-parse", "--show-toplevel")
+    if top.returncode != 0:
+        # git's own reason: not a repository, git missing, "dubious ownership", ...
+        reason = (top.stderr.decode(errors="replace").strip().splitlines() or ["git failed"])[-1]
+        raise UserError(
+            f"--baseline {ref}: not an existing file, and {predictions_path} is not in a "
+            f"git repository to read a revision from ({reason})"
+        )
+    root = Path(top.stdout.decode().strip()).resolve()
+    try:
+        relative = predictions_path.resolve().relative_to(root).as_posix()
+    except ValueError:  # e.g. a symbolic link out of the repository
+        raise UserError(
+            f"--baseline {ref}: not an existing file, and {predictions_path} is not inside "
+            f"the git repository at {root}"
+        ) from None
+    return root, relative
+
+
+def _git(directory: Path, *args: str) -> subprocess.CompletedProcess:
+    """git's result, with its output as bytes; a missing git is a failed result."""
+    try:
+        return subprocess.run(["git", *args], cwd=directory, capture_output=True, check=False)
+    except OSError as error:  # git not installed, or the directory is gone
+        return subprocess.CompletedProcess(args, 1, b"", str(error).encode())
+
+
+# --- pairing the two prediction sets --------------------------------------------------
+
+
+def align(
+    new: Predictions, base: Predictions, *, new_name: str, base_name: str
+) -> tuple[Predictions, Predictions]:
+    """Both prediction sets in the order of sample id, or a UserError if they are not
+    predictions for the same samples with the same true labels.
+
+    Returns (new, base) as Predictions with rows sorted by sample id.
+    """
+    only_base = np.setdiff1d(base.sample, new.sample)
+    only_new = np.setdiff1d(new.sample, base.sample)
+    if only_base.size or only_new.size:
+        parts = [
+            f"{_count(ids.size, 'id')} only in the {side}, e.g. "
+            f"{', '.join(map(str, ids[:EXAMPLES]))}"
+            for ids, side in ((only_base, "baseline"), (only_new, "new predictions"))
+            if ids.size
+        ]
+        raise UserError(
+            f"{new_name} and baseline {base_name}: held-out samples differ: {'; '.join(parts)}"
+            " (compare predictions made on the same split)"
+        )
+    new, base = _sorted(new), _sorted(base)
+    differ = np.flatnonzero(new.actual != base.actual)
+    if differ.size:
+        first = differ[0]
+        raise UserError(
+            f"{new_name} and baseline {base_name}: actual labels differ for "
+            f"{_count(differ.size, 'sample')}, e.g. sample {new.sample[first]}: "
+            f"'{base.classes[base.actual[first]]}' in the baseline, "
+            f"'{new.classes[new.actual[first]]}' in the new predictions"
+        )
+    return new, base
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _sorted(predictions: Predictions) -> Predictions:
+    # by sample id, so the bootstrap does not depend on the files' row order
+    order = np.argsort(predictions.sample, kind="stable")
+    return Predictions(
+        sample=predictions.sample[order],
+        actual=predictions.actual[order],
+        predicted=predictions.predicted[order],
+        proba=predictions.proba[order],
+        classes=predictions.classes,
+    )
+
+
+# --- computing --------------------------------------------------------------------------
+
+
+def changed_confusions(
+    counts_new: np.ndarray, counts_base: np.ndarray, *, limit: int
+) -> list[tuple[int, int, int, int]]:
+    """Off-diagonal cells whose count changed, as (true, predicted, new, baseline).
+
+    Both matrices (n_classes, n_classes). Ranked by |new - baseline|, then by true and
+    predicted class index; at most ``limit`` cells.
+    """
+    change = (counts_new - counts_base).astype(np.int64)
+    np.fill_diagonal(change, 0)
+    true_idx, pred_idx = np.nonzero(change)
+    ranking = np.lexsort((pred_idx, true_idx, -np.abs(change[true_idx, pred_idx])))[:limit]
+    return [
+        (int(t), int(p), int(counts_new[t, p]), int(counts_base[t, p]))
+        for t, p in zip(true_idx[ranking], pred_idx[ranking], strict=True)
+    ]
+
+
+def comparison_report(
+    new: Predictions,
+    baseline: Baseline,
+    *,
+    n_resamples: int,
+    seed: int,
+    limit: int,
+) -> dict[str, Any]:
+    """Everything comparison.json holds; ``new`` and the baseline aligned by ``align``."""
+    base = baseline.predictions
+    classes = new.classes
+    k = len(classes)
+    counts_new = metrics.confusion_matrix(new.actual, new.predicted, n_classes=k)
+    counts_base = metrics.confusion_matrix(base.actual, base.predicted, n_classes=k)
+    n = int(counts_new.sum())
+    test = mcnemar_exact(new.predicted == new.actual, base.predicted == base.actual)
+    difference, low, high = paired_bootstrap_difference(
+        new.actual, new.predicted, base.predicted, n_resamples=n_resamples, seed=seed, level=LEVEL
+    )
+    recall_new = metrics.per_class_scores(counts_new)["recall"]
+    recall_base = metrics.per_class_scores(counts_base)["recall"]
+    support = counts_new.sum(axis=1)
+    return {
+        "baseline": baseline.ref,
+        "baseline_commit": baseline.commit,  # null when the baseline is a file
+        "baseline_source": baseline.source,
+        "n_samples": n,
+        "accuracy": {
+            "new": int(np.trace(counts_new)) / n,
+            "base": int(np.trace(counts_base)) / n,
+            "difference": difference,  # (n_new_only - n_base_only) / n, exactly rounded
+            "low": low,
+            "high": high,
+        },
+        "bootstrap": {"level": LEVEL, "resamples": n_resamples, "seed": seed},
+        "mcnemar": {
+            "n_new_only": test.n_new_only,
+            "n_base_only": test.n_base_only,
+            "p_value": test.p_value,
+        },
+        # keyed by class name, like the per-class scores in the headline metrics
+        "per_class_recall": {
+            name: {
+                "new": float(recall_new[i]),
+                "base": float(recall_base[i]),
+                "difference": float(recall_new[i] - recall_base[i]),
+                "support": int(support[i]),
+            }
+            for i, name in enumerate(classes)
+        },
+        "changed_confusions": [
+            {
+                "rank": rank,
+                "actual": classes[t],
+                "predicted": classes[p],
+                "new": count_new,
+                "base": count_base,
+                "difference": count_new - count_base,
+            }
+            for rank, (t, p, count_new, count_base) in enumerate(
+                changed_confusions(counts_new, counts_base, limit=limit), start=1
+            )
+        ],
+    }
+
+
+# --- drawing ----------------------------------------------------------------------------
+
+
+def confusion_delta_heatmap(
+    counts_new: np.ndarray, counts_base: np.ndarray, classes: Sequence[str], *, ref: str
+) -> "Figure":
+    """New minus baseline confusion matrix normalized by true class, both (K, K) counts.
+
+    RdBu_r centred at zero with symmetric limits: red = the new model puts more of the
+    true class in that cell, blue = less. On the diagonal red is therefore better; off
+    it, red is a mistake made more often. Changed cells show the share and count
+    changes ("+0.04" over "+2"); unchanged cells are blank.
+    """
+    from stages import heatmaps  # seaborn costs ~1.3 s: a bad input fails before it
+
+    delta = metrics.normalize_confusion(counts_new, normalize="true") - metrics.normalize_confusion(
+        counts_base, normalize="true"
+    )
+    change = counts_new.astype(np.int64) - counts_base
+    annotations = np.array(
+        [
+            [f"{d:+.2f}\n{c:+d}" if c else "" for d, c in zip(row_d, row_c, strict=True)]
+            for row_d, row_c in zip(delta, change, strict=True)
+        ]
+    )
+    # at least +-0.01, so identical predictions still get a valid, centred colour scale
+    limit = max(float(np.abs(delta).max()), 0.01)
+    return heatmaps._draw(
+        delta,
+        classes,
+        None,
+        annotations=annotations,
+        cmap="RdBu_r",
+        vmin=-limit,
+        vmax=limit,
+        colorbar_label="new \N{MINUS SIGN} baseline share of the true class",
+        title=f"Confusion change vs {ref}\n(share of the true class / count; red = more)",
+        xlabel="Prediction",
+        ylabel="Label",
+    )
+
+
+# --- the Markdown summary ---------------------------------------------------------------
+
+
+def summary_markdown(report: dict[str, Any], *, new_name: str) -> str:
+    """A short Markdown report for a CI job summary; a function of the report alone."""
+    ref, commit = report["baseline"], report["baseline_commit"]
+    accuracy, test = report["accuracy"], report["mcnemar"]
+    percent = f"{report['bootstrap']['level']:.0%}"
+    revision = f" (commit {_code(commit[:12])})" if commit else ""
+    lines = [
+        f"## Predictions compared with {_code(ref)}",
+        "",
+        f"{report['n_samples']} held-out samples; new: {_code(new_name)}, "
+        f"baseline: {_code(report['baseline_source'])}{revision}.",
+        "",
+        f"| metric | baseline | new | difference | {percent} CI |",
+        "|---|---:|---:|---:|---|",
+        f"| accuracy | {accuracy['base']:.4f} | {accuracy['new']:.4f} "
+        f"| {accuracy['difference']:+.4f} "
+        f"| [{accuracy['low']:+.4f}, {accuracy['high']:+.4f}] |",
+        "",
+        f"McNemar's exact test: {_count(test['n_new_only'], 'sample')} right only in the "
+        f"new predictions, {test['n_base_only']} right only in the baseline; "
+        f"p = {format_p_value(test['p_value'])}.",
+        "",
+        "### Per-class recall changes",
+        "",
+    ]
+    changed = {
+        name: row for name, row in report["per_class_recall"].items() if row["difference"] != 0
+    }
+    if changed:
+        lines += ["| class | support | baseline | new | difference |", "|---|---:|---:|---:|---:|"]
+        lines += [
+            f"| {_cell(name)} | {row['support']} | {row['base']:.4f} | {row['new']:.4f} "
+            f"| {row['difference']:+.4f} |"
+            for name, row in changed.items()
+        ]
+    else:
+        lines.append("No class's recall changed.")
+    lines += ["", "### Confusions that changed most", ""]
+    if report["changed_confusions"]:
+        lines += ["| true | predicted | baseline | new | difference |", "|---|---|---:|---:|---:|"]
+        lines += [
+            f"| {_cell(row['actual'])} | {_cell(row['predicted'])} | {row['base']} "
+            f"| {row['new']} | {row['difference']:+d} |"
+            for row in report["changed_confusions"]
+        ]
+    else:
+        lines.append("No confusion cell changed.")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text in a Markdown table cell: a '|' would end the cell."""
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def _code(text: str) -> str:
+    """Inline code; a backtick in the text needs a double fence, padded (CommonMark)."""
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+# --- the command ------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", required=True, help="params.yaml (section evaluate)")
+    parser.add_argument("--classes", required=True, help="JSON list of class names, in order")
+    parser.add_argument("--predictions", required=True, help="the new predictions CSV")
+    parser.add_argument(
+        "--baseline", required=True, help="a predictions CSV, or a git revision (main, HEAD~1)"
+    )
+    parser.add_argument("--comparison", required=True, help="comparison JSON to write")
+    parser.add_argument("--delta-plot", required=True, help="PNG of the confusion change")
+    parser.add_argument("--summary", required=True, help="Markdown summary to write")
+    args = parser.parse_args(argv)
+    outputs.check_destinations(args.comparison, args.delta_plot, args.summary)
+
+    settings = params.evaluate_params(params.load(args.params))
+    classes = datasets.load_classes(args.classes)
+    new = read_csv(args.predictions, classes)
+    baseline = load_baseline(args.baseline, args.predictions, classes)
+    new, base = align(
+        new, baseline.predictions, new_name=args.predictions, base_name=baseline.source
+    )
+    baseline = replace(baseline, predictions=base)
+
+    report = comparison_report(
+        new,
+        baseline,
+        n_resamples=settings.bootstrap_resamples,
+        seed=settings.bootstrap_seed,
+        limit=settings.top_confusions,
+    )
+    summary = summary_markdown(report, new_name=args.predictions)
+    k = len(classes)
+    figure = confusion_delta_heatmap(
+        metrics.confusion_matrix(new.actual, new.predicted, n_classes=k),
+        metrics.confusion_matrix(base.actual, base.predicted, n_classes=k),
+        classes,
+        ref=baseline.ref,
+    )
+    image = outputs.png_bytes(figure)
+
+    outputs.write_json(args.comparison, report)
+    outputs.write_bytes(args.delta_plot, image)
+    outputs.write_text(args.summary, summary)
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
