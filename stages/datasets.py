@@ -5,12 +5,12 @@ A source returns a ``Dataset``: integer images, class indices and class names.
 another source is one more function in ``SOURCES``.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from stages import jsonfile
 from stages.cli import UserError
 from stages.outputs import json_text, write_bytes
 
@@ -128,7 +128,7 @@ def load_split(directory: str | Path, name: str) -> Dataset:
 
 
 def _pixel_max(path: Path) -> int:
-    meta = _load_json(path)
+    meta = jsonfile.read_json(path)
     value = meta.get("pixel_max") if isinstance(meta, dict) else None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise DataError(f"{path}: must be a JSON object with an integer pixel_max >= 1")
@@ -144,19 +144,10 @@ def _load_npy(path: Path) -> np.ndarray:
         raise DataError(f"{path}: not a readable .npy array ({error})") from None
 
 
-def _load_json(path: Path) -> object:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except (ValueError, OSError) as error:
-        raise DataError(f"{path}: not valid JSON ({error})") from None
-
-
 def load_classes(path: str | Path) -> tuple[str, ...]:
     """The ordered class names: a JSON list of distinct, non-empty strings."""
     path = Path(path)
-    classes = _load_json(path)
+    classes = jsonfile.read_json(path)
     rule = "must be a JSON list of at least 2 distinct, non-empty class names (strings)"
     if not isinstance(classes, list) or len(classes) < 2:
         raise DataError(f"{path}: {rule}")

@@ -8,7 +8,6 @@ are the model's fault.
 """
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Sequence
@@ -17,22 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stages import datasets, outputs, params, separability
+from stages import datasets, jsonfile, outputs, params, separability
 from stages.cli import UserError, run
 from stages.separability import Separability
 
 if TYPE_CHECKING:  # at run time only once the inputs are valid: it imports seaborn
     from stages.separability_plots import PairMap
-
-
-def read_json(path: str | Path) -> Any:
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found (run the evaluate stage)") from None
-    except (ValueError, OSError) as error:
-        raise UserError(f"{path}: not valid JSON ({error})") from None
 
 
 def model_pairwise_accuracy(
@@ -248,8 +237,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = params.separability_params(params.load(args.params))
     train, test = load_data(args.data)
     classes = train.classes
-    model = model_pairwise_accuracy(read_json(args.pairwise), classes, source=args.pairwise)
-    confused = confused_pairs(read_json(args.top_confusions), classes, source=args.top_confusions)
+    model = model_pairwise_accuracy(
+        jsonfile.read_json(args.pairwise, hint="(run the evaluate stage)"),
+        classes,
+        source=args.pairwise,
+    )
+    confused = confused_pairs(
+        jsonfile.read_json(args.top_confusions, hint="(run the evaluate stage)"),
+        classes,
+        source=args.top_confusions,
+    )
 
     result = separability.separability(
         train.images,

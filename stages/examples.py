@@ -13,11 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from stages import datasets, outputs, params
 from stages.cli import UserError, run
-from stages.predictions import PROBA_PREFIX, Predictions, read_csv
+from stages.predictions import PROBA_PREFIX, read_csv, rows_in_split
 
 if TYPE_CHECKING:  # imported for real in main, after the inputs are checked
     from stages.confusion_examples import CellExamples, ClassExample
@@ -42,34 +40,6 @@ def check_classes(path: str | Path, classes: tuple[str, ...], classes_path: str 
             f"{path}: its classes ({', '.join(found)}) differ from those in {classes_path} "
             f"({', '.join(classes)})"
         )
-
-
-def held_out_rows(
-    predictions: Predictions, held_out: datasets.Dataset, *, predictions_path: str, ids_path: str
-) -> np.ndarray:
-    """(n_predictions,) row of each prediction's sample in the held-out split.
-
-    Every predicted sample must be held out and carry its held-out label; a file
-    made from another split or another data source must not be drawn as if it were.
-    """
-    order = np.argsort(held_out.ids, kind="stable")
-    positions = np.searchsorted(held_out.ids, predictions.sample, sorter=order)
-    rows = order[positions.clip(max=len(order) - 1)]
-    missing = held_out.ids[rows] != predictions.sample
-    if missing.any():
-        sample = int(predictions.sample[np.flatnonzero(missing)[0]])
-        raise UserError(
-            f"{predictions_path}: sample id {sample} is not in the held-out split ({ids_path})"
-        )
-    wrong = held_out.labels[rows] != predictions.actual
-    if wrong.any():
-        first = int(np.flatnonzero(wrong)[0])
-        raise UserError(
-            f"{predictions_path}: sample {int(predictions.sample[first])} has actual "
-            f"'{predictions.classes[predictions.actual[first]]}' but its held-out label is "
-            f"'{held_out.classes[held_out.labels[rows[first]]]}'"
-        )
-    return rows
 
 
 def examples_report(
@@ -119,11 +89,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     classes_path = Path(args.data) / "classes.json"
     check_classes(args.predictions, held_out.classes, classes_path)
     predictions = read_csv(args.predictions, held_out.classes)
-    rows = held_out_rows(
+    rows = rows_in_split(
         predictions,
-        held_out,
-        predictions_path=args.predictions,
-        ids_path=str(Path(args.data) / "test_ids.npy"),
+        held_out.ids,
+        held_out.labels,
+        source=args.predictions,
+        split=Path(args.data) / "test_ids.npy",
     )
 
     # Imported here: matplotlib costs ~0.6 s, and a bad input should fail before that.

@@ -15,13 +15,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from stages import attribution, datasets, model_io, outputs, params
 from stages.cli import UserError, run
-from stages.predictions import Predictions, read_csv
+from stages.predictions import Predictions, read_csv, rows_in_split
 
 # The model must reproduce the predictions file's probabilities to this much (the
 # file holds them as exact round-trip reprs, so any real difference is another model).
@@ -51,28 +52,6 @@ class Explanation:
     def phi_of(self, positions: np.ndarray) -> np.ndarray:
         """phi for some explained positions: (len(positions), n_classes, P)."""
         return self.phi[np.searchsorted(self.explained, positions)]
-
-
-def split_rows(predictions: Predictions, split: datasets.Dataset, source: str) -> np.ndarray:
-    """Each prediction's row in the held-out split, checking ids and true labels agree."""
-    order = np.argsort(split.ids)
-    found = np.searchsorted(split.ids, predictions.sample, sorter=order).clip(max=len(order) - 1)
-    rows = order[found]
-    missing = split.ids[rows] != predictions.sample
-    if missing.any():
-        raise UserError(
-            f"{source}: sample {predictions.sample[missing][0]} is not in the held-out split; "
-            "were the predictions made on another split?"
-        )
-    wrong = split.labels[rows] != predictions.actual
-    if wrong.any():
-        i = int(np.flatnonzero(wrong)[0])
-        raise UserError(
-            f"{source}: sample {predictions.sample[i]} is labelled "
-            f"'{split.classes[predictions.actual[i]]}' but the held-out split says "
-            f"'{split.classes[split.labels[rows[i]]]}'"
-        )
-    return rows
 
 
 def fitted_classes(model: Any, n_classes: int) -> np.ndarray:
@@ -312,7 +291,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     train = datasets.load_split(args.data, "train")
     test = datasets.load_split(args.data, "test")
     predictions = read_csv(args.predictions, test.classes)
-    rows = split_rows(predictions, test, args.predictions)
+    rows = rows_in_split(
+        predictions,
+        test.ids,
+        test.labels,
+        source=args.predictions,
+        split=Path(args.data) / "test_ids.npy",
+    )
     model = model_io.load_model(args.model)
     model_io.check_fits_data(
         model,

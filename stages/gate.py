@@ -18,10 +18,9 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NoReturn
 
-from stages import params
+from stages import jsonfile, params
 from stages.cli import UserError, run
 from stages.params import GateParams
 from stages.significance import format_p_value
@@ -108,18 +107,6 @@ def _decimals(value: float, threshold: float) -> int:
 
 
 # --- reading and validating ------------------------------------------------------------
-
-
-def read_json(path: str | Path) -> Any:
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: cannot read it ({error})") from None
-    except ValueError as error:
-        raise UserError(f"{path}: not valid JSON ({error})") from None
 
 
 def metrics_accuracy(payload: Any, source: str) -> tuple[float, int]:
@@ -215,10 +202,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = params.gate_params(params.load(args.params))
-    accuracy, n_samples = metrics_accuracy(read_json(args.metrics), args.metrics)
+    accuracy, n_samples = metrics_accuracy(jsonfile.read_json(args.metrics), args.metrics)
     comparison = None
     if args.comparison is not None:
-        comparison = parse_comparison(read_json(args.comparison), args.comparison)
+        comparison = parse_comparison(jsonfile.read_json(args.comparison), args.comparison)
         check_same_predictions(accuracy, n_samples, comparison, args.metrics, args.comparison)
 
     verdict = judge(accuracy, comparison, settings)

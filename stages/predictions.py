@@ -206,3 +206,38 @@ def _is_float(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def rows_in_split(
+    predictions: Predictions,
+    ids: np.ndarray,
+    labels: np.ndarray,
+    *,
+    source: str | Path,
+    split: str | Path,
+) -> np.ndarray:
+    """(n_predictions,) the row of each predicted sample among a split's ``ids``.
+
+    Every predicted sample must be in the split and carry its label there: a file
+    made from another split or another data source must not be explained or drawn
+    as if it were this one. ``source`` and ``split`` name the two for messages.
+    """
+    order = np.argsort(ids, kind="stable")
+    rows = order[np.searchsorted(ids, predictions.sample, sorter=order).clip(max=len(ids) - 1)]
+    missing = ids[rows] != predictions.sample
+    if missing.any():
+        sample = int(predictions.sample[np.flatnonzero(missing)[0]])
+        raise PredictionsError(
+            f"{source}: sample id {sample} is not in the held-out split ({split}); "
+            "were the predictions made on another split?"
+        )
+    wrong = labels[rows] != predictions.actual
+    if wrong.any():
+        first = int(np.flatnonzero(wrong)[0])
+        names = predictions.classes
+        raise PredictionsError(
+            f"{source}: sample {int(predictions.sample[first])} has actual "
+            f"'{names[predictions.actual[first]]}' but its held-out label is "
+            f"'{names[labels[rows[first]]]}'"
+        )
+    return rows

@@ -11,7 +11,6 @@ on the inputs' contents and the figures' file names, never on paths, time or loc
 import argparse
 import base64
 import html
-import json
 import math
 import re
 import struct
@@ -21,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from stages import outputs
+from stages import jsonfile, outputs
 from stages.cli import UserError, run
 
 TITLE = "digitwise: evaluation report"
@@ -218,20 +217,6 @@ class Comparison:
 
 
 # --- reading and checking the inputs -------------------------------------------------------
-
-
-def read_json(path: str | Path) -> Any:
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: is a directory; expected a JSON file") from None
-    except OSError as error:
-        raise UserError(f"{path}: cannot read it ({error.strerror})") from None
-    except ValueError as error:  # also UnicodeDecodeError
-        raise UserError(f"{path}: not valid JSON ({error})") from None
 
 
 def _got(value: Any) -> str:
@@ -768,16 +753,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     if any(path is not None and Path(path).resolve() == out for path in inputs):
         raise UserError(f"{args.out}: is also an input; write the report elsewhere")
 
-    metrics = parse_metrics(read_json(args.metrics), args.metrics)
-    confusions = parse_top_confusions(read_json(args.top_confusions), args.top_confusions)
+    metrics = parse_metrics(jsonfile.read_json(args.metrics), args.metrics)
+    confusions = parse_top_confusions(jsonfile.read_json(args.top_confusions), args.top_confusions)
     figures = read_figures(args.figures)
     intervals = None
     if args.intervals is not None:
-        intervals = parse_intervals(read_json(args.intervals), args.intervals)
+        intervals = parse_intervals(jsonfile.read_json(args.intervals), args.intervals)
     comparison = None
     if args.comparison is not None:
         comparison = (
-            parse_comparison(read_json(args.comparison), args.comparison),
+            parse_comparison(jsonfile.read_json(args.comparison), args.comparison),
             read_png(Path(args.comparison_plot)),
         )
 

@@ -318,7 +318,7 @@ def test_predictions_of_samples_outside_the_split_are_refused(pipeline, tmp_path
     bad.write_text("\n".join([lines[0], f"{train_id}," + lines[1].split(",", 1)[1]]) + "\n")
     args = explain_args(pipeline, ROOT / "params.yaml", "lr.skops", "lr.csv", tmp_path / "out")
     args[args.index("--predictions") + 1] = str(bad)
-    with pytest.raises(UserError, match=rf"sample {train_id} is not in the held-out split"):
+    with pytest.raises(UserError, match=rf"sample id {train_id} is not in the held-out split"):
         explain.main(args)
     assert not (tmp_path / "out").exists()
 
