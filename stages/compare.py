@@ -48,6 +48,11 @@ def load_baseline(ref: str, predictions_path: str | Path, classes: tuple[str, ..
     """The baseline predictions: the file ``ref`` if it exists, else ``predictions_path``
     as committed at git revision ``ref``."""
     if Path(ref).is_file():
+        if Path(ref).resolve() == Path(predictions_path).resolve():
+            raise UserError(
+                f"--baseline {ref}: is the predictions file itself; give another file or a "
+                "git revision (a file of that name is read before a revision)"
+            )
         return Baseline(read_csv(ref, classes), ref=ref, commit=None, source=ref)
     if not ref or ref.startswith("-"):  # never let a revision reach git as an option
         raise UserError(f"--baseline {ref!r}: not an existing file or a git revision")
@@ -390,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         metrics.confusion_matrix(new.actual, new.predicted, n_classes=k),
         metrics.confusion_matrix(base.actual, base.predicted, n_classes=k),
         classes,
-        ref=baseline.ref,
+        ref=baseline.ref if baseline.commit is None else f"{baseline.ref} ({baseline.commit[:12]})",
     )
     image = outputs.png_bytes(figure)
 

@@ -158,7 +158,7 @@ def pairwise_accuracy_heatmap(
 
     The axes are digit_a and digit_b for digit classes, class_a and class_b otherwise.
     """
-    noun = "digit" if all(name.isdecimal() for name in classes) else "class"
+    xlabel, ylabel = pair_axis_names(classes)
     annotations = np.array([[f"{value:.2f}" for value in row] for row in accuracy])
     return _draw(
         accuracy,
@@ -170,6 +170,12 @@ def pairwise_accuracy_heatmap(
         vmax=1,
         colorbar_label="pairwise accuracy (diagonal: recall)",
         title="Pairwise accuracy: true class ranked above the other",
-        xlabel=f"{noun}_b",
-        ylabel=f"{noun}_a",
+        xlabel=xlabel,
+        ylabel=ylabel,
     )
+
+
+def pair_axis_names(classes: Sequence[str]) -> tuple[str, str]:
+    """(x, y) axis names of a class-pair matrix: digit_b/digit_a for digits, else class_*."""
+    noun = "digit" if all(name.isdecimal() for name in classes) else "class"
+    return f"{noun}_b", f"{noun}_a"

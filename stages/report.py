@@ -219,6 +219,21 @@ class Comparison:
 # --- reading and checking the inputs -------------------------------------------------------
 
 
+def check_same_predictions(
+    metrics: Metrics, comparison: Comparison, metrics_path: str, source: str
+) -> None:
+    """Refuse a comparison of other predictions than the metrics beside it (a stale file):
+    the page would show one accuracy in its headline and another in its comparison."""
+    accuracy, n_samples = metrics.headline.get("accuracy"), metrics.headline.get("n_samples")
+    same_n = comparison.n_samples is None or comparison.n_samples == n_samples
+    if not same_n or accuracy is None or abs(accuracy - comparison.accuracy.new) > 1e-9:
+        raise UserError(
+            f"{source}: not a comparison of the predictions {metrics_path} scores "
+            f"(accuracy {comparison.accuracy.new:.4f} there, {accuracy:.4f} here); "
+            "rerun python -m stages.compare"
+        )
+
+
 def _got(value: Any) -> str:
     shown = repr(value)
     if len(shown) > 60:
@@ -765,6 +780,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             parse_comparison(jsonfile.read_json(args.comparison), args.comparison),
             read_png(Path(args.comparison_plot)),
         )
+
+    if comparison is not None:
+        check_same_predictions(metrics, comparison[0], args.metrics, args.comparison)
 
     page = render(metrics, confusions, figures, intervals=intervals, comparison=comparison)
     outputs.write_text(args.out, page)

@@ -417,10 +417,18 @@ baseline; p = 1.0000.
 
 def test_identical_predictions_say_that_nothing_changed(files, tmp_path):
     out = tmp_path / "out"
-    compare.main(compare_args(files, out, baseline=files["new"]))
+    copy = tmp_path / "same.csv"
+    copy.write_bytes(Path(files["new"]).read_bytes())
+    compare.main(compare_args(files, out, baseline=copy))
     summary = (out / "summary.md").read_text()
     assert "| accuracy | 0.7000 | 0.7000 | +0.0000 | [+0.0000, +0.0000] |" in summary
     assert "No class's recall changed." in summary and "No confusion cell changed." in summary
+
+
+def test_the_predictions_file_itself_is_no_baseline(files, tmp_path):
+    with pytest.raises(UserError, match=r"is the predictions file itself"):
+        compare.main(compare_args(files, tmp_path / "out", baseline=files["new"]))
+    assert not (tmp_path / "out").exists()
 
 
 def test_delta_heatmap_is_centred_on_zero_and_labels_changed_cells():

@@ -364,14 +364,22 @@ def test_the_comparison_section_appears_only_with_a_comparison(inputs):
     ]
 
 
+def test_a_comparison_of_other_predictions_is_refused(inputs):
+    """The headline would say one accuracy and the comparison another."""
+    stale = {**COMPARISON, "accuracy": {**COMPARISON["accuracy"], "new": 0.8}}
+    write_json(inputs.comparison, stale)
+    with pytest.raises(UserError, match=r"comparison\.json: not a comparison of the predictions"):
+        build(inputs.args(comparison=True))
+
+
 def test_a_comparison_without_its_optional_parts_still_renders(inputs):
     write_json(
         inputs.comparison,
-        {"baseline": "v1.0", "accuracy": {"new": 0.8, "base": 0.9, "difference": -0.1}},
+        {"baseline": "v1.0", "accuracy": {"new": 0.75, "base": 0.9, "difference": -0.15}},
     )
     text = build(inputs.args(comparison=True))
     page = Page(text)
-    assert page.body("comparison-accuracy") == [["Accuracy", "0.8000", "0.9000", "-0.1000"]]
+    assert page.body("comparison-accuracy") == [["Accuracy", "0.7500", "0.9000", "-0.1500"]]
     assert not {"mcnemar", "per-class-recall", "changed-confusions"} & set(page.tables)
     assert "<code>v1.0</code>. Differences" in text
 
@@ -688,7 +696,10 @@ def real_report(tmp_path_factory) -> tuple[Path, list[bytes]]:
         shutil.copy(REPORTS / name, directory / name)
     shutil.copytree(REPORTS / "figures", directory / "figures")
     write_json(directory / "intervals.json", real_intervals())
-    write_json(directory / "comparison.json", COMPARISON)
+    real = json.loads((REPORTS / "metrics.json").read_text())
+    accuracy = {**COMPARISON["accuracy"], "new": real["accuracy"]}  # of these very predictions
+    comparison = {**COMPARISON, "accuracy": accuracy, "n_samples": real["n_samples"]}
+    write_json(directory / "comparison.json", comparison)
     shutil.copy(REPORTS / "figures" / "confusion_counts.png", directory / "delta.png")
     out = directory / "report.html"
     args = ["--metrics", str(directory / "metrics.json")]
