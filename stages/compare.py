@@ -27,7 +27,7 @@ from stages.predictions import Predictions, PredictionsError, read_csv
 from stages.significance import format_p_value, mcnemar_exact, paired_bootstrap_difference
 
 if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn
-    from matplotlib.figure import Figure
+    pass
 
 LEVEL = 0.95  # of the bootstrap interval of the accuracy difference
 EXAMPLES = 1  # sample ids quoted in a mismatch message
@@ -254,48 +254,6 @@ def comparison_report(
 # --- drawing ----------------------------------------------------------------------------
 
 
-def confusion_delta_heatmap(
-    counts_new: np.ndarray, counts_base: np.ndarray, classes: Sequence[str], *, ref: str
-) -> "Figure":
-    """New minus baseline confusion matrix normalized by true class, both (K, K) counts.
-
-    RdBu_r centred at zero with symmetric limits: red = the new model puts more of the
-    true class in that cell, blue = less. On the diagonal red is therefore better; off
-    it, red is a mistake made more often. Changed cells show the share and count
-    changes ("+0.04" over "+2"); unchanged cells are blank.
-    """
-    from stages import heatmaps  # seaborn costs ~1.3 s: a bad input fails before it
-
-    delta = metrics.normalize_confusion(counts_new, normalize="true") - metrics.normalize_confusion(
-        counts_base, normalize="true"
-    )
-    change = counts_new.astype(np.int64) - counts_base
-    annotations = np.array(
-        [
-            [f"{d:+.2f}\n{c:+d}" if c else "" for d, c in zip(row_d, row_c, strict=True)]
-            for row_d, row_c in zip(delta, change, strict=True)
-        ]
-    )
-    # at least +-0.01, so identical predictions still get a valid, centred colour scale
-    limit = max(float(np.abs(delta).max()), 0.01)
-    return heatmaps._draw(
-        delta,
-        classes,
-        None,
-        annotations=annotations,
-        cmap="RdBu_r",
-        vmin=-limit,
-        vmax=limit,
-        colorbar_label="new \N{MINUS SIGN} baseline share of the true class",
-        title=f"Confusion change vs {ref}\n(share of the true class / count; red = more)",
-        xlabel="Prediction",
-        ylabel="Label",
-    )
-
-
-# --- the Markdown summary ---------------------------------------------------------------
-
-
 def summary_markdown(report: dict[str, Any], *, new_name: str) -> str:
     """A short Markdown report for a CI job summary; a function of the report alone."""
     ref, commit = report["baseline"], report["baseline_commit"]
@@ -391,7 +349,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     summary = summary_markdown(report, new_name=args.predictions)
     k = len(classes)
-    figure = confusion_delta_heatmap(
+    from stages import heatmaps  # seaborn costs ~1.3 s: a bad input fails before it
+
+    figure = heatmaps.confusion_delta_heatmap(
         metrics.confusion_matrix(new.actual, new.predicted, n_classes=k),
         metrics.confusion_matrix(base.actual, base.predicted, n_classes=k),
         classes,

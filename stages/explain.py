@@ -54,7 +54,7 @@ class Explanation:
         return self.phi[np.searchsorted(self.explained, positions)]
 
 
-def fitted_classes(model: Any, n_classes: int) -> np.ndarray:
+def fitted_classes(model: Any) -> np.ndarray:
     """The model's classes as indices into the class list (its output columns, in order)."""
     return np.asarray(model.classes_).astype(np.int64)  # checked by model_io.check_fits_data
 
@@ -99,7 +99,7 @@ def explain(
     """Attributions for the predictions' samples. features: (n, P) in 0..1, row i the
     sample of predictions row i; background: (P,) the mean training features."""
     n_classes = len(predictions.classes)
-    fitted = fitted_classes(model, n_classes)
+    fitted = fitted_classes(model)
     n, n_features = features.shape
     confidence = predictions.proba[np.arange(n), predictions.predicted]
     examples = attribution.select_examples(
@@ -310,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         model,
         features,
         predictions,
-        fitted_classes(model, len(test.classes)),
+        fitted_classes(model),
         args.predictions,
     )
     background = datasets.features(train.images, train.pixel_max).mean(axis=0)

@@ -16,6 +16,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from stages.metrics import normalize_confusion
+
 # Above this many classes the per-cell numbers would be unreadable: colour only.
 MAX_ANNOTATED_CLASSES = 40
 
@@ -59,7 +61,7 @@ def _figure_and_axes(n_classes: int, ax: Axes | None) -> tuple[Figure, Axes]:
     return figure, figure.add_subplot()
 
 
-def _draw(
+def draw_matrix(
     matrix: np.ndarray,
     classes: Sequence[str],
     ax: Axes | None,
@@ -106,7 +108,7 @@ def confusion_counts_heatmap(
     counts: np.ndarray, classes: Sequence[str], *, ax: Axes | None = None
 ) -> Figure:
     """Counts of shape (n_classes, n_classes): rows are true labels, columns predictions."""
-    return _draw(
+    return draw_matrix(
         counts,
         classes,
         ax,
@@ -136,7 +138,7 @@ def confusion_normalized_heatmap(
             for row_s, row_c in zip(shares, counts, strict=True)
         ]
     )
-    return _draw(
+    return draw_matrix(
         shares,
         classes,
         ax,
@@ -160,7 +162,7 @@ def pairwise_accuracy_heatmap(
     """
     xlabel, ylabel = pair_axis_names(classes)
     annotations = np.array([[f"{value:.2f}" for value in row] for row in accuracy])
-    return _draw(
+    return draw_matrix(
         accuracy,
         classes,
         ax,
@@ -179,3 +181,43 @@ def pair_axis_names(classes: Sequence[str]) -> tuple[str, str]:
     """(x, y) axis names of a class-pair matrix: digit_b/digit_a for digits, else class_*."""
     noun = "digit" if all(name.isdecimal() for name in classes) else "class"
     return f"{noun}_b", f"{noun}_a"
+
+
+def confusion_delta_heatmap(
+    counts_new: np.ndarray, counts_base: np.ndarray, classes: Sequence[str], *, ref: str
+) -> Figure:
+    """New minus baseline confusion matrix normalized by true class, both (K, K) counts.
+
+    RdBu_r centred at zero with symmetric limits: red = the new model puts more of the
+    true class in that cell, blue = less. On the diagonal red is therefore better; off
+    it, red is a mistake made more often. Changed cells show the share and count
+    changes ("+0.04" over "+2"); unchanged cells are blank.
+    """
+    delta = normalize_confusion(counts_new, normalize="true") - normalize_confusion(
+        counts_base, normalize="true"
+    )
+    change = counts_new.astype(np.int64) - counts_base
+    annotations = np.array(
+        [
+            [f"{d:+.2f}\n{c:+d}" if c else "" for d, c in zip(row_d, row_c, strict=True)]
+            for row_d, row_c in zip(delta, change, strict=True)
+        ]
+    )
+    # at least +-0.01, so identical predictions still get a valid, centred colour scale
+    limit = max(float(np.abs(delta).max()), 0.01)
+    return draw_matrix(
+        delta,
+        classes,
+        None,
+        annotations=annotations,
+        cmap="RdBu_r",
+        vmin=-limit,
+        vmax=limit,
+        colorbar_label="new \N{MINUS SIGN} baseline share of the true class",
+        title=f"Confusion change vs {ref}\n(share of the true class / count; red = more)",
+        xlabel="Prediction",
+        ylabel="Label",
+    )
+
+
+# --- the Markdown summary ---------------------------------------------------------------

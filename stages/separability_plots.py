@@ -51,7 +51,7 @@ def separability_heatmap(
     annotations = np.array(
         [["" if np.isnan(value) else f"{value:.2f}" for value in row] for row in accuracy]
     )
-    return heatmaps._draw(
+    return heatmaps.draw_matrix(
         accuracy,
         classes,
         ax,

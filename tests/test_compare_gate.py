@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy.stats import binomtest
 from sklearn.metrics import recall_score
 
-from stages import compare, gate
+from stages import compare, gate, heatmaps
 from stages.cli import UserError
 from stages.params import GateParams
 from stages.predictions import Predictions, read_csv, to_csv
@@ -434,7 +434,7 @@ def test_the_predictions_file_itself_is_no_baseline(files, tmp_path):
 def test_delta_heatmap_is_centred_on_zero_and_labels_changed_cells():
     base = np.array([[8, 2, 0], [1, 4, 0], [0, 0, 5]])
     new = np.array([[9, 0, 1], [1, 4, 0], [0, 3, 2]])
-    figure = compare.confusion_delta_heatmap(new, base, ["x", "y", "z"], ref="main")
+    figure = heatmaps.confusion_delta_heatmap(new, base, ["x", "y", "z"], ref="main")
     ax, colorbar = figure.axes
     mesh = ax.collections[0]
     assert mesh.get_cmap().name == "RdBu_r"
@@ -459,7 +459,7 @@ def test_delta_heatmap_sizes_like_the_other_heatmaps():
         moved[:, 0] += 1
         moved[np.arange(n_classes), np.arange(n_classes)] -= 1
         names = [str(i) for i in range(n_classes)]
-        figure = compare.confusion_delta_heatmap(moved, counts, names, ref="HEAD~1")
+        figure = heatmaps.confusion_delta_heatmap(moved, counts, names, ref="HEAD~1")
         reference = heatmaps.confusion_counts_heatmap(counts, names)
         assert tuple(figure.get_size_inches()) == tuple(reference.get_size_inches())
         texts = [t.get_text() for t in figure.axes[0].texts if t.get_text()]
@@ -469,7 +469,7 @@ def test_delta_heatmap_sizes_like_the_other_heatmaps():
 
 def test_a_zero_change_keeps_a_valid_centred_scale():
     counts = np.array([[3, 1], [0, 4]])
-    ax, _ = compare.confusion_delta_heatmap(counts, counts, ["p", "q"], ref="v1").axes
+    ax, _ = heatmaps.confusion_delta_heatmap(counts, counts, ["p", "q"], ref="v1").axes
     assert ax.collections[0].get_clim() == (-0.01, 0.01)
     assert all(t.get_text() == "" for t in ax.texts)
 
