@@ -40,7 +40,8 @@ GRID_SHARE = 0.78  # of the axes width the grid keeps beside its colorbar
 
 def snapshots_figure(history: StepHistory, classes: Sequence[str], model: str) -> "Figure":
     """One normalized confusion heatmap per snapshot step, at most MAX_COLUMNS per row,
-    each titled "step N: accuracy X". history.confusions: (n_snapshots, K, K)."""
+    each titled "step N: accuracy X" ("step N (last): ..." for the final step).
+    history.confusions: (n_snapshots, K, K)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -69,7 +70,9 @@ def snapshots_figure(history: StepHistory, classes: Sequence[str], model: str) -
         bottom = height - HEADER - (row + 1) * panel_height + BOTTOM
         ax = figure.add_axes((left / width, bottom / height, axes_width / width, grid / height))
         heatmaps.confusion_normalized_heatmap(counts, classes, ax=ax)
-        ax.set_title(f"step {step}: accuracy {accuracy[index]:.3f}")
+        # a requested step past the end was clipped to the last one: say it is the last
+        last = " (last)" if step == history.n_steps else ""
+        ax.set_title(f"step {step}{last}: accuracy {accuracy[index]:.3f}")
     return figure
 
 

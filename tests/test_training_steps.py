@@ -231,8 +231,9 @@ def test_one_panel_per_snapshot_titled_with_its_step_and_accuracy(history):
     figure = steps.snapshots_figure(history, classes, "mlp")
     shown = panels(figure)
     assert len(shown) == len(history.snapshots)
+    last = history.n_steps  # the final step says so: a later requested step lands there
     assert [ax.get_title() for ax in shown] == [
-        f"step {step}: accuracy {accuracy:.3f}"
+        f"step {step}{' (last)' if step == last else ''}: accuracy {accuracy:.3f}"
         for step, accuracy in zip(history.snapshots, history.snapshot_accuracy(), strict=True)
     ]
     # each panel shows its own matrix: the largest cell as "share of its row\ncount"
