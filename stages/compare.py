@@ -175,13 +175,11 @@ def changed_confusions(
     Both matrices (n_classes, n_classes). Ranked by |new - baseline|, then by true and
     predicted class index; at most ``limit`` cells.
     """
-    change = (counts_new - counts_base).astype(np.int64)
-    np.fill_diagonal(change, 0)
-    true_idx, pred_idx = np.nonzero(change)
-    ranking = np.lexsort((pred_idx, true_idx, -np.abs(change[true_idx, pred_idx])))[:limit]
+    # the ranking of the largest confusions, applied to the size of each cell's change
+    moved = np.abs(counts_new.astype(np.int64) - counts_base)
     return [
-        (int(t), int(p), int(counts_new[t, p]), int(counts_base[t, p]))
-        for t, p in zip(true_idx[ranking], pred_idx[ranking], strict=True)
+        (t, p, int(counts_new[t, p]), int(counts_base[t, p]))
+        for t, p, _, _ in metrics.top_confusions(moved, limit=limit)
     ]
 
 
