@@ -50,7 +50,7 @@ from pathlib import Path
 import yaml
 
 PROJECT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore")
+PROJECT_FILES = ("dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", "data/raw/README.md")
 COLD_TARGET = 1.5  # ours / bare
 NOOP_TARGET = 1.0  # seconds
 

@@ -6,13 +6,14 @@ Two methods, both measured against one background, the mean training image:
   independent features, phi[n, c, p] = coef[c, p] * (x[n, p] - mean[p]). They add up
   (efficiency): base[c] + sum_p phi[n, c, p] == logit[n, c], with base[c] the logit of
   the mean image.
-- ``occlusion``, for any model: phi[n, c, p] = f_c(x) - f_c(x with pixel p set to its
-  mean), at a fixed cost of P + 1 evaluations of f per sample. Pixels interact in a
+- ``occlusion``, for any model: f_c(x) - f_c(x with a square patch set to its mean),
+  shared equally among the patch's pixels, at a fixed cost of Q + 1 evaluations of f
+  per sample for Q patches (Q = P with 1-pixel patches). Pixels interact in a
   non-linear model, so these do not add up to anything; for a function linear in x
-  they equal the linear SHAP values exactly.
+  and 1-pixel patches they equal the linear SHAP values exactly.
 
-And which samples to explain: a seeded subset for the per-class means, and the
-examples to draw, misclassified first.
+And which examples to draw, misclassified first (the seeded subset for the per-class
+means is ``datasets.seeded_subset``).
 """
 
 from collections.abc import Callable
@@ -74,45 +75,71 @@ def efficiency_error(base: np.ndarray, phi: np.ndarray, outputs: np.ndarray) -> 
     return float(np.abs(base + phi.sum(axis=-1) - outputs).max())
 
 
+def patches(shape: tuple[int, int], patch: int) -> np.ndarray:
+    """Which pixels each square patch covers: (n_patches, height * width) bool.
+
+    The image is cut into ``patch`` x ``patch`` squares in row-major order, from the top
+    left; squares at the right and bottom edges are smaller where the size does not
+    divide. ``patch=1`` gives one patch per pixel.
+    """
+    height, width = shape
+    rows = np.arange(height) // patch
+    columns = np.arange(width) // patch
+    per_row = -(-width // patch)
+    owner = (rows[:, np.newaxis] * per_row + columns[np.newaxis, :]).ravel()
+    n_patches = -(-height // patch) * per_row
+    return owner[np.newaxis, :] == np.arange(n_patches)[:, np.newaxis]
+
+
 def occlusion(
     function: Callable[[np.ndarray], np.ndarray],
     features: np.ndarray,
     background: np.ndarray,
     *,
+    masks: np.ndarray | None = None,
     max_values: int = DEFAULT_MAX_VALUES,
 ) -> np.ndarray:
-    """phi[n, c, p] = f(x_n)[c] - f(x_n with feature p set to background[p])[c].
+    """phi[n, c, p] = (f(x_n)[c] - f(x_n with p's patch set to background)[c]) / |patch|.
 
     function: (m, P) -> (m, C) (or (m,), taken as C = 1); features: (n, P);
-    background: (P,). Returns (n, C, P). Exactly (P + 1) * n rows go through
-    ``function``: each sample and its P occluded copies, batched over samples so that
-    a batch holds at most about ``max_values`` feature values (at least one sample).
+    background: (P,); masks: (Q, P) bool, the pixels of each of Q patches that
+    partition the P features (``patches``; default: one patch per feature). Each pixel
+    gets an equal share of its patch's effect, so the shares of a patch add up to it.
+    Returns (n, C, P). Exactly (Q + 1) * n rows go through ``function``: each sample
+    and its Q occluded copies, batched over samples so that a batch holds at most
+    about ``max_values`` feature values (at least one sample).
     """
-    features = np.asarray(features, dtype=np.float64)
-    background = np.asarray(background, dtype=np.float64)
+    # copies in the features' own dtype (float32 for this project's models): a model
+    # fitted on float32 and given float64 may copy its fitted data to compare
+    features = np.asarray(features)
+    background = np.asarray(background).astype(features.dtype)
     n, n_features = features.shape
-    per_sample = (n_features + 1) * n_features
-    batch = max(1, max_values // per_sample)
-    diagonal = np.arange(n_features)
+    if masks is None:
+        masks = np.eye(n_features, dtype=bool)
+    owner = masks.argmax(axis=0)  # (P,) the patch of each pixel
+    share = masks.sum(axis=1)[owner]  # (P,) pixels in that patch
+    n_copies = len(masks) + 1
+    batch = max(1, max_values // (n_copies * n_features))
     parts = []
     for start in range(0, n, batch):
         chunk = features[start : start + batch]
-        # copies[s, 0] is sample s itself; copies[s, 1 + p] has feature p occluded.
-        copies = np.repeat(chunk[:, np.newaxis, :], n_features + 1, axis=1)
-        copies[:, 1 + diagonal, diagonal] = background
+        # copies[s, 0] is sample s itself; copies[s, 1 + q] has patch q occluded.
+        copies = np.repeat(chunk[:, np.newaxis, :], n_copies, axis=1)
+        copies[:, 1:, :] = np.where(masks, background, copies[:, 1:, :])
         outputs = np.asarray(function(copies.reshape(-1, n_features)), dtype=np.float64)
-        outputs = outputs.reshape(len(chunk), n_features + 1, -1)
-        effect = outputs[:, :1, :] - outputs[:, 1:, :]  # (s, P, C)
-        parts.append(effect.transpose(0, 2, 1))
+        outputs = outputs.reshape(len(chunk), n_copies, -1)
+        effect = outputs[:, :1, :] - outputs[:, 1:, :]  # (s, Q, C)
+        per_pixel = effect[:, owner, :] / share[np.newaxis, :, np.newaxis]  # (s, P, C)
+        parts.append(per_pixel.transpose(0, 2, 1))
     if not parts:  # no samples: the number of outputs is unknown without a call
         width = np.asarray(function(background[np.newaxis, :])).reshape(1, -1).shape[1]
         return np.zeros((0, width, n_features))
     return np.concatenate(parts)
 
 
-def occlusion_evaluations(n_samples: int, n_features: int) -> int:
-    """Rows ``occlusion`` evaluates: each sample and one copy per occluded feature."""
-    return n_samples * (n_features + 1)
+def occlusion_evaluations(n_samples: int, n_patches: int) -> int:
+    """Rows ``occlusion`` evaluates: each sample and one copy per occluded patch."""
+    return n_samples * (n_patches + 1)
 
 
 def class_means(phi: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -127,18 +154,6 @@ def class_means(phi: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarr
         if members.any():
             means[c] = phi[members, c, :].mean(axis=0)
     return means
-
-
-def seeded_subset(n: int, max_samples: int, seed: int) -> np.ndarray:
-    """Positions of at most ``max_samples`` of n items, in increasing order.
-
-    All of them when there are no more than ``max_samples``; otherwise a uniform draw
-    without replacement, the same for the same seed.
-    """
-    if n <= max_samples:
-        return np.arange(n)
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n, size=max_samples, replace=False))
 
 
 def select_examples(

@@ -3,9 +3,11 @@
 A logistic regression is explained exactly: the SHAP values of its logits with
 independent pixels (``linear_shap``), for every held-out sample, since they cost one
 multiplication each. Any other model is explained by occlusion on its probabilities:
-each pixel in turn set to its training mean, (P + 1) model evaluations per sample, for
-a seeded subset of at most ``attribution.max_samples`` held-out samples plus the
-examples drawn. Both measure against the same background, the mean training image.
+each square patch of ``attribution.patch`` pixels in turn set to its training mean,
+(pixels / patch^2 + 1) model evaluations per sample, for the examples drawn plus a
+seeded subset of at most ``attribution.max_samples`` held-out samples, as many as fit
+in ``attribution.max_evaluations``. Both measure against the same background, the mean
+training image.
 
 Reads the predictions file for which samples were misclassified and how confidently,
 and checks that the model gives the same probabilities before explaining it.
@@ -20,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from stages import attribution, datasets, model_io, outputs, params
+from stages import attribution, datasets, model_io, models, outputs, params
 from stages.cli import UserError, run
 from stages.predictions import Predictions, read_csv, rows_in_split
 
@@ -40,18 +42,21 @@ class Explanation:
 
     method: str  # "linear_shap" or "occlusion"
     explained: np.ndarray  # (m,) positions explained, increasing
-    phi: np.ndarray  # (m, n_classes, P); NaN for a class the model was not fitted on
+    examples: np.ndarray  # positions drawn, in drawing order
+    example_phi: np.ndarray  # (len(examples), n_classes, P); NaN for a class not fitted
     base: np.ndarray | None  # (n_classes,) logits of the background (linear only)
     efficiency_error: float | None  # max |base + sum phi - logits| (linear only)
     evaluations: int  # model evaluations (rows through the model) the attribution took
+    patch: int | None  # side of the occluded squares (occlusion only)
+    n_patches: int | None  # patches per image (occlusion only)
     averaged: np.ndarray  # positions averaged into the per-class maps, increasing
     means: np.ndarray  # (n_classes, P) mean phi[:, c] over averaged samples of true class c
     counts: np.ndarray  # (n_classes,) samples averaged per class
-    examples: np.ndarray  # positions drawn, in drawing order
 
-    def phi_of(self, positions: np.ndarray) -> np.ndarray:
-        """phi for some explained positions: (len(positions), n_classes, P)."""
-        return self.phi[np.searchsorted(self.explained, positions)]
+
+# Samples whose (n, C, P) linear SHAP values are held at once while checking that they
+# add up: 10,000 MNIST samples at once would be 630 MB of float64.
+LINEAR_CHUNK = 500
 
 
 def fitted_classes(model: Any) -> np.ndarray:
@@ -70,10 +75,10 @@ def expand_classes(
 
 
 def check_same_model(
-    model: Any, features: np.ndarray, predictions: Predictions, fitted: np.ndarray, source: str
+    model: Any, features: np.ndarray, predictions: Predictions, source: str
 ) -> None:
     """The predictions must be this model's: the examples' titles quote them."""
-    proba = expand_classes(model.predict_proba(features), fitted, len(predictions.classes), fill=0)
+    proba = models.class_probabilities(model, features, len(predictions.classes))
     difference = np.abs(proba - predictions.proba).max(axis=1)
     if difference.max() > PROBA_TOLERANCE:
         i = int(difference.argmax())
@@ -95,49 +100,116 @@ def explain(
     predictions: Predictions,
     background: np.ndarray,
     settings: params.AttributionParams,
+    image_shape: tuple[int, int],
 ) -> Explanation:
     """Attributions for the predictions' samples. features: (n, P) in 0..1, row i the
-    sample of predictions row i; background: (P,) the mean training features."""
+    sample of predictions row i; background: (P,) the mean training features;
+    image_shape: (height, width) with height * width == P."""
     n_classes = len(predictions.classes)
     fitted = fitted_classes(model)
-    n, n_features = features.shape
+    n = len(features)
     confidence = predictions.proba[np.arange(n), predictions.predicted]
     examples = attribution.select_examples(
         predictions.actual, predictions.predicted, confidence, predictions.sample, settings.examples
     )
+    labels = predictions.actual
     if is_linear(model):
-        # Exact and cheap: explain every sample, average over all of them.
-        explained = averaged = np.arange(n)
-        coef, intercept = attribution.linear_coefficients(model)
-        base, phi = attribution.linear_shap(coef, intercept, features, background)
-        logits = attribution.linear_logits(model, features)
-        error = attribution.efficiency_error(base, phi, logits)
-        if not error <= EFFICIENCY_TOLERANCE * max(1.0, float(np.abs(logits).max())):
-            raise RuntimeError(f"linear SHAP values do not add up to the logits: error {error}")
-        method, evaluations = "linear_shap", n  # the decision_function call of the check
-        base = expand_classes(base[np.newaxis], fitted, n_classes, fill=np.nan)[0]
-    else:
-        averaged = attribution.seeded_subset(n, settings.max_samples, settings.seed)
-        explained = np.union1d(averaged, examples)
-        phi = attribution.occlusion(model.predict_proba, features[explained], background)
-        base, error = None, None
-        method = "occlusion"
-        evaluations = attribution.occlusion_evaluations(len(explained), n_features)
+        return _explain_linear(model, features, labels, background, examples, n_classes, fitted)
+    masks = attribution.patches(image_shape, settings.patch)
+    per_sample = len(masks) + 1
+    affordable = settings.max_evaluations // per_sample - len(examples)
+    if affordable < (1 if n else 0):  # the examples, and at least one sample to average
+        raise UserError(
+            f"attribution.max_evaluations={settings.max_evaluations} cannot pay for the "
+            f"{len(examples)} examples drawn and one sample for the class means, at "
+            f"{per_sample} model evaluations each ({len(masks)} patches of "
+            f"{settings.patch}x{settings.patch} pixels, plus the sample itself): raise it to at "
+            f"least {(len(examples) + 1) * per_sample}, or lower attribution.examples, or raise "
+            "attribution.patch"
+        )
+    averaged = datasets.seeded_subset(n, min(settings.max_samples, affordable), settings.seed)
+    explained = np.union1d(averaged, examples)
+    phi = attribution.occlusion(model.predict_proba, features[explained], background, masks=masks)
     phi = expand_classes(phi, fitted, n_classes, fill=np.nan)
     averaged_phi = phi[np.searchsorted(explained, averaged)]
-    labels = predictions.actual[averaged]
     return Explanation(
-        method=method,
+        method="occlusion",
         explained=explained,
-        phi=phi,
-        base=base,
-        efficiency_error=error,
-        evaluations=evaluations,
-        averaged=averaged,
-        means=attribution.class_means(averaged_phi, labels, n_classes),
-        counts=np.bincount(labels, minlength=n_classes),
         examples=examples,
+        example_phi=phi[np.searchsorted(explained, examples)],
+        base=None,
+        efficiency_error=None,
+        evaluations=attribution.occlusion_evaluations(len(explained), len(masks)),
+        patch=settings.patch,
+        n_patches=len(masks),
+        averaged=averaged,
+        means=attribution.class_means(averaged_phi, labels[averaged], n_classes),
+        counts=np.bincount(labels[averaged], minlength=n_classes),
     )
+
+
+def _explain_linear(
+    model: Any,
+    features: np.ndarray,
+    labels: np.ndarray,
+    background: np.ndarray,
+    examples: np.ndarray,
+    n_classes: int,
+    fitted: np.ndarray,
+) -> Explanation:
+    """Exact and cheap: every sample is explained and averaged. The values are made and
+    checked a chunk of samples at a time; only the examples' are kept."""
+    n = len(features)
+    # float64, so that the values add up to the logits to rounding: decision_function of
+    # float64 pixels with the float64 copy of the coefficients is the exact linear model
+    features = features.astype(np.float64)
+    coef, intercept = attribution.linear_coefficients(model)
+    logits = attribution.linear_logits(model, features)
+    error = 0.0
+    for start in range(0, n, LINEAR_CHUNK):
+        rows = slice(start, start + LINEAR_CHUNK)
+        base, phi = attribution.linear_shap(coef, intercept, features[rows], background)
+        error = max(error, attribution.efficiency_error(base, phi, logits[rows]))
+    if n == 0:
+        base, _ = attribution.linear_shap(coef, intercept, features, background)
+        error = float("nan")
+    if not error <= EFFICIENCY_TOLERANCE * max(1.0, float(np.abs(logits).max(initial=0))):
+        raise RuntimeError(f"linear SHAP values do not add up to the logits: error {error}")
+    _, example_phi = attribution.linear_shap(coef, intercept, features[examples], background)
+    everyone = np.arange(n)
+    return Explanation(
+        method="linear_shap",
+        explained=everyone,
+        examples=examples,
+        example_phi=expand_classes(example_phi, fitted, n_classes, fill=np.nan),
+        base=expand_classes(base[np.newaxis], fitted, n_classes, fill=np.nan)[0],
+        efficiency_error=error,
+        evaluations=n,  # the decision_function call of the check
+        patch=None,
+        n_patches=None,
+        averaged=everyone,
+        means=_linear_means(coef, features, labels, background, fitted, n_classes),
+        counts=np.bincount(labels, minlength=n_classes),
+    )
+
+
+def _linear_means(
+    coef: np.ndarray,
+    features: np.ndarray,
+    labels: np.ndarray,
+    background: np.ndarray,
+    fitted: np.ndarray,
+    n_classes: int,
+) -> np.ndarray:
+    """(n_classes, P): mean over class c's samples of phi[:, c], which for linear SHAP is
+    coef[c] * (mean x of class c - background). NaN for a class with no samples or one
+    the model was not fitted on."""
+    means = np.full((n_classes, features.shape[1]), np.nan)
+    for column, c in enumerate(fitted.tolist()):
+        members = labels == c
+        if members.any():
+            means[c] = coef[column] * (features[members].mean(axis=0) - background)
+    return means
 
 
 MEASURES = {
@@ -147,9 +219,10 @@ MEASURES = {
         "class's log-odds) with independent pixels; base[c] + sum_p phi[c][p] = logit[c]"
     ),
     "occlusion": (
-        "phi[c][p] = p(c | x) - p(c | x with pixel p set to mean[p]) (predict_proba): how "
-        "much pixel p alone raises the probability of class c; pixels interact, so these "
-        "do not sum to p(c | x) - p(c | mean)"
+        "phi[c][p] = (p(c | x) - p(c | x with the patch of pixel p set to mean)) / (pixels in "
+        "that patch) (predict_proba): how much the square patch holding pixel p raises the "
+        "probability of class c, shared equally among its pixels (with 1-pixel patches, "
+        "pixel p alone); patches interact, so these do not sum to p(c | x) - p(c | mean)"
     ),
 }
 
@@ -159,7 +232,6 @@ def report(
     predictions: Predictions,
     *,
     model: Any,
-    n_features: int,
     n_train: int,
     settings: params.AttributionParams,
 ) -> dict[str, Any]:
@@ -176,16 +248,21 @@ def report(
         }
         selection = f"all {n} held-out samples (exact and cheap, max_samples not applied)"
     else:
+        patch = explanation.patch
         cost = {
-            "how": "predict_proba on each explained sample and on its copy with each pixel "
-            "occluded, batched",
-            "evaluations_per_sample": n_features + 1,
+            "how": f"predict_proba on each explained sample and on its copy with each "
+            f"{patch}x{patch} patch occluded, batched",
+            "patch": patch,
+            "patches_per_image": explanation.n_patches,
+            "evaluations_per_sample": explanation.n_patches + 1,
+            "max_evaluations": settings.max_evaluations,
         }
         selection = (
             f"all {n} held-out samples"
             if len(explanation.averaged) == n
             else f"{len(explanation.averaged)} of {n} held-out samples, uniformly at random "
-            f"(max_samples {settings.max_samples}, seed {settings.seed})"
+            f"(max_samples {settings.max_samples}, max_evaluations "
+            f"{settings.max_evaluations} after the examples, seed {settings.seed})"
         )
     confidence = predictions.proba[np.arange(n), predictions.predicted]
     payload: dict[str, Any] = {
@@ -198,6 +275,9 @@ def report(
             **cost,
             "explained_samples": len(explanation.explained),
             "model_evaluations": explanation.evaluations,
+            # not attribution, and not in the budget: the stage first checks that the
+            # model gives the predictions file's probabilities
+            "check_evaluations": n,
         },
         "explained_sample_ids": ids[explanation.explained].tolist(),
         "class_means": {
@@ -241,6 +321,7 @@ def draw(
         "linear SHAP on the logit"
         if explanation.method == "linear_shap"
         else "occlusion effect on p(class)"
+        + (f", {explanation.patch}x{explanation.patch} patches" if explanation.patch > 1 else "")
     )
     means = plots.class_means_figure(
         explanation.means.reshape(len(classes), *shape),
@@ -253,7 +334,7 @@ def draw(
             "red raises the class's score"
         ),
     )
-    phi = explanation.phi_of(explanation.examples)
+    phi = explanation.example_phi
     examples = [
         plots.Example(
             sample=int(predictions.sample[i]),
@@ -305,22 +386,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         n_features=int(np.prod(test.images.shape[1:])),
         n_classes=len(test.classes),
     )
-    features = datasets.features(test.images[rows], test.pixel_max)
-    check_same_model(
-        model,
-        features,
-        predictions,
-        fitted_classes(model),
-        args.predictions,
-    )
-    background = datasets.features(train.images, train.pixel_max).mean(axis=0)
-
-    explanation = explain(model, features, predictions, background, settings)
+    features = datasets.features(test.images[rows], test.pixel_max)  # as predict makes them
+    background = datasets.features(train.images, train.pixel_max).mean(axis=0, dtype=np.float64)
+    image_shape = test.images.shape[1:]
+    with models.one_blas_thread():  # the numbers predict gives, on any machine
+        check_same_model(model, features, predictions, args.predictions)
+        try:
+            explanation = explain(model, features, predictions, background, settings, image_shape)
+        except UserError as error:  # a setting that does not fit this data: name the file
+            raise UserError(f"{args.params}: {error}") from None
     payload = report(
         explanation,
         predictions,
         model=model,
-        n_features=features.shape[1],
         n_train=len(train.labels),
         settings=settings,
     )

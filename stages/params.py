@@ -26,7 +26,8 @@ SECTIONS = (
     "steps",
     "gate",
 )
-DATA_SOURCES = ("digits",)
+DATA_SOURCES = ("digits", "idx")
+SPLIT_METHODS = ("stratified", "source")
 
 Validator = Callable[[str, Any], Any]
 
@@ -37,19 +38,23 @@ class ParamsError(UserError):
 
 @dataclass(frozen=True)
 class DataParams:
-    source: str
+    source: str  # digits | idx
+    path: str  # the directory of IDX files (idx); DVC tracks it for every source
+    classes: tuple[str, ...] | None  # names of labels 0, 1, ...; None: the label numbers
 
 
 @dataclass(frozen=True)
 class SplitParams:
-    test_size: float
-    seed: int
+    method: str  # stratified: a seeded split of all samples | source: the files' own
+    test_size: float | None  # stratified only: the share held out
+    seed: int | None  # stratified only
 
 
 @dataclass(frozen=True)
 class TrainParams:
     model: str
     seed: int
+    max_samples: int | None  # fit on a seeded subset of this many training samples; None: all
     hyperparameters: Mapping[str, Any]  # of the chosen model only, already validated
 
 
@@ -77,6 +82,8 @@ class AttributionParams:
     examples: int  # held-out examples drawn with their attributions, misclassified first
     max_samples: int  # held-out samples averaged into the per-class maps (a seeded subset)
     seed: int
+    patch: int  # occlusion: side of the square patches occluded together, in pixels
+    max_evaluations: int  # occlusion: model evaluations (rows through the model) allowed
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,7 @@ class ExamplesParams:
 @dataclass(frozen=True)
 class StepsParams:
     snapshots: tuple[int, ...]  # training steps at which the confusion matrix is drawn
+    train_eval_samples: int  # training samples scored after each step (a seeded subset)
 
 
 def load(path: str | Path) -> dict[str, Any]:
@@ -117,13 +125,22 @@ def load(path: str | Path) -> dict[str, Any]:
 
 
 def data_params(raw: Mapping[str, Any]) -> DataParams:
-    values = _section(raw, "data", {"source": choice(DATA_SOURCES)})
-    return DataParams(**values)
+    schema = {"source": choice(DATA_SOURCES), "path": path_value, "classes": class_names}
+    return DataParams(**_section(raw, "data", schema, may_omit=("classes",)))
 
 
 def split_params(raw: Mapping[str, Any]) -> SplitParams:
-    values = _section(raw, "split", {"test_size": open_interval(0.0, 1.0), "seed": seed_value})
-    return SplitParams(**values)
+    """``split.method`` and the block of settings that belongs to it.
+
+    ``stratified`` has a block (test_size, seed), checked even when ``source`` is in
+    use, like the model blocks of ``train``; ``source`` has no settings: the files say
+    which samples are held out.
+    """
+    stratified = _block({"test_size": open_interval(0.0, 1.0), "seed": seed_value})
+    values = _section(raw, "split", {"method": choice(SPLIT_METHODS), "stratified": stratified})
+    if values["method"] == "source":
+        return SplitParams(method="source", test_size=None, seed=None)
+    return SplitParams(method="stratified", **values["stratified"])
 
 
 def evaluate_params(raw: Mapping[str, Any]) -> EvaluateParams:
@@ -153,6 +170,8 @@ def attribution_params(raw: Mapping[str, Any]) -> AttributionParams:
         "examples": integer(minimum=0),
         "max_samples": integer(minimum=1),
         "seed": seed_value,
+        "patch": integer(minimum=1, maximum=64),
+        "max_evaluations": integer(minimum=1, maximum=10**9),
     }
     return AttributionParams(**_section(raw, "attribution", schema))
 
@@ -163,7 +182,8 @@ def examples_params(raw: Mapping[str, Any]) -> ExamplesParams:
 
 
 def steps_params(raw: Mapping[str, Any]) -> StepsParams:
-    return StepsParams(**_section(raw, "steps", {"snapshots": positive_int_list}))
+    schema = {"snapshots": positive_int_list, "train_eval_samples": integer(minimum=1)}
+    return StepsParams(**_section(raw, "steps", schema))
 
 
 def train_params(
@@ -174,26 +194,42 @@ def train_params(
     Every model's block is checked, not just the chosen one's, so a typo in a block
     that is not in use today is reported today.
     """
-    schema: dict[str, Validator] = {"model": choice(tuple(models)), "seed": seed_value}
+    schema: dict[str, Validator] = {
+        "model": choice(tuple(models)),
+        "seed": seed_value,
+        "max_samples": optional(integer(minimum=1)),
+    }
     for name, fields in models.items():
         schema[name] = _block(fields)
     values = _section(raw, "train", schema)
     return TrainParams(
-        model=values["model"], seed=values["seed"], hyperparameters=values[values["model"]]
+        model=values["model"],
+        seed=values["seed"],
+        max_samples=values["max_samples"],
+        hyperparameters=values[values["model"]],
     )
 
 
-def _section(raw: Mapping[str, Any], name: str, schema: Mapping[str, Validator]) -> dict:
+def _section(
+    raw: Mapping[str, Any],
+    name: str,
+    schema: Mapping[str, Validator],
+    *,
+    may_omit: tuple[str, ...] = (),
+) -> dict:
     file = raw.get("__file__", "params.yaml")
     if name not in raw:
         raise ParamsError(f"{file}: missing section '{name}'")
     try:
-        return _block(schema)(name, raw[name])
+        return _block(schema, may_omit=may_omit)(name, raw[name])
     except ParamsError as error:
         raise ParamsError(f"{file}: {error}") from None
 
 
-def _block(schema: Mapping[str, Validator]) -> Validator:
+def _block(schema: Mapping[str, Validator], *, may_omit: tuple[str, ...] = ()) -> Validator:
+    """A mapping with exactly the schema's keys; a ``may_omit`` key may be left out,
+    which reads as null."""
+
     def validate(key: str, value: Any) -> dict:
         if not isinstance(value, dict):
             raise ParamsError(f"{key} must be a mapping with keys {', '.join(schema)}")
@@ -201,9 +237,9 @@ def _block(schema: Mapping[str, Validator]) -> Validator:
             if name not in schema:
                 raise ParamsError(f"unknown key '{key}.{name}'; allowed: {', '.join(schema)}")
         for name in schema:
-            if name not in value:
+            if name not in value and name not in may_omit:
                 raise ParamsError(f"missing key '{key}.{name}'")
-        return {name: check(f"{key}.{name}", value[name]) for name, check in schema.items()}
+        return {name: check(f"{key}.{name}", value.get(name)) for name, check in schema.items()}
 
     return validate
 
@@ -292,6 +328,43 @@ def closed_interval(low: float, high: float) -> Validator:
 
 
 seed_value = integer(minimum=0, maximum=2**32 - 1)
+
+
+def path_value(key: str, value: Any) -> str:
+    """A non-empty path, as text (DVC reads the same value as a stage dependency)."""
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise ParamsError(f"{key} must be a path (a non-empty string); got {_describe(value)}")
+    return value
+
+
+MAX_CLASS_NAME = 100  # characters; longer names cannot be read on any figure
+
+
+def class_names(key: str, value: Any) -> tuple[str, ...] | None:
+    """null, or a list of at least 2 distinct names: printable text without surrounding
+    white space (the predictions file strips fields), at most MAX_CLASS_NAME long."""
+    if value is None:
+        return None
+    rule = (
+        f"{key} must be null or a list of at least 2 distinct class names (printable "
+        f"strings without surrounding spaces or '$', at most {MAX_CLASS_NAME} characters)"
+    )
+    if not isinstance(value, list) or len(value) < 2:
+        raise ParamsError(f"{rule}; got {_describe(value)}")
+    for position, name in enumerate(value):
+        if (
+            not isinstance(name, str)
+            or not name
+            or name != name.strip()
+            or not name.isprintable()
+            or "$" in name  # matplotlib would read it as the start of a formula
+            or len(name) > MAX_CLASS_NAME
+        ):
+            raise ParamsError(f"{rule}; item {position} is {_describe(name)}")
+    repeated = next((name for name in value if value.count(name) > 1), None)
+    if repeated is not None:
+        raise ParamsError(f"{rule}; '{repeated}' appears more than once")
+    return tuple(value)
 
 
 def positive_int_list(key: str, value: Any) -> tuple[int, ...]:

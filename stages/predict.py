@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from stages import datasets, model_io, outputs
+from stages import datasets, model_io, models, outputs
 from stages.cli import run
 from stages.outputs import write_text
 from stages.predictions import Predictions, to_csv
@@ -19,11 +19,9 @@ def predict(model: Any, split: datasets.Dataset) -> Predictions:
     The prediction is the arg max of the probabilities (ties to the lowest class
     index), so every number in the file tells one consistent story.
     """
-    n_classes = len(split.classes)
-    fitted = np.asarray(model.classes_)
-    proba = np.zeros((len(split.labels), n_classes))
-    # A class missing from the training split has no column of its own: it gets 0.
-    proba[:, fitted] = model.predict_proba(datasets.features(split.images, split.pixel_max))
+    features = datasets.features(split.images, split.pixel_max)
+    with models.one_blas_thread():  # the same numbers on any machine
+        proba = models.class_probabilities(model, features, len(split.classes))
     return Predictions(
         sample=split.ids,
         actual=split.labels,

@@ -5,8 +5,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from stages import datasets, outputs, params
-from stages.cli import UserError, run
+from stages import datasets, outputs, params, sources
+from stages.cli import run
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -20,11 +20,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     data = params.data_params(raw)
     split = params.split_params(raw)
 
-    dataset = datasets.validate(datasets.SOURCES[data.source](), data.source)
-    try:
-        train, test = datasets.split(dataset, test_size=split.test_size, seed=split.seed)
-    except UserError as error:
-        raise UserError(f"{args.params}: {error}") from None
+    if split.method == "source" and data.source == "digits":  # before reading anything
+        raise params.ParamsError(
+            f"{args.params}: split.method=source, but the digits source has no split of its "
+            "own; use split.method: stratified (with split.stratified.test_size)"
+        )
+    train, test = sources.split(sources.load_source(data), split, args.params)
     datasets.save_splits(args.out, train, test)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from stages import jsonfile, outputs
+from stages import datasets, jsonfile, outputs
 from stages.cli import UserError, run
 
 TITLE = "digitwise: evaluation report"
@@ -741,6 +741,17 @@ def render(
     )
 
 
+def in_class_order(metrics: Metrics, classes: Sequence[str], source: str) -> Metrics:
+    """The per-class rows in the class list's order (label order: "T-shirt/top" before
+    "Trouser", not "Ankle boot" first), for the same set of classes."""
+    if set(classes) != set(metrics.per_class):
+        raise UserError(
+            f"{source}: its classes ({', '.join(metrics.per_class)}) are not those of the "
+            f"class list ({', '.join(classes)})"
+        )
+    return Metrics(metrics.headline, {name: metrics.per_class[name] for name in classes})
+
+
 # --- the stage -----------------------------------------------------------------------------
 
 
@@ -753,6 +764,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--intervals", help="JSON of 95%% intervals {metric: {low, high}}")
     parser.add_argument("--comparison", help="JSON comparing this run with a baseline")
     parser.add_argument("--comparison-plot", help="PNG of the confusion matrix difference")
+    parser.add_argument(
+        "--classes", help="class list JSON: per-class rows in its order (else natural order)"
+    )
     args = parser.parse_args(argv)
     if (args.comparison is None) != (args.comparison_plot is None):
         raise UserError("--comparison and --comparison-plot must be given together")
@@ -769,6 +783,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise UserError(f"{args.out}: is also an input; write the report elsewhere")
 
     metrics = parse_metrics(jsonfile.read_json(args.metrics), args.metrics)
+    if args.classes is not None:
+        metrics = in_class_order(metrics, datasets.load_classes(args.classes), args.metrics)
     confusions = parse_top_confusions(jsonfile.read_json(args.top_confusions), args.top_confusions)
     figures = read_figures(args.figures)
     intervals = None

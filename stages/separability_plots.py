@@ -79,13 +79,13 @@ def separability_maps(pair_maps: Sequence[PairMap], *, pixel_max: int, empty: st
         images.show_empty(axes[0, 0], empty)
         figure.suptitle(title, fontsize=10)
         return figure
-    figure, axes = images.grid_figure(len(pair_maps), 3, panel=1.7, top=0.7)
+    figure, axes = images.grid_figure(len(pair_maps), 3, panel=1.7, top=0.95)
     for row, pair in zip(axes, pair_maps, strict=True):
         images.show_image(
-            row[0], _blank_nan(pair.mean_a), vmax=pixel_max, title=f"mean {pair.a} (train)"
+            row[0], _blank_nan(pair.mean_a), vmax=pixel_max, title=f"mean {pair.a}\n(train)"
         )
         images.show_image(
-            row[1], _blank_nan(pair.mean_b), vmax=pixel_max, title=f"mean {pair.b} (train)"
+            row[1], _blank_nan(pair.mean_b), vmax=pixel_max, title=f"mean {pair.b}\n(train)"
         )
         if pair.best is None:
             images.show_empty(
@@ -97,8 +97,9 @@ def separability_maps(pair_maps: Sequence[PairMap], *, pixel_max: int, empty: st
         row[2].set_xticks([])
         row[2].set_yticks([])
         r, c = pair.best
+        # two lines: a pair of word class names ("T-shirt/top vs Sandal") fills one
         row[2].set_title(
-            f"{pair.a} vs {pair.b}: pixel ({r}, {c}) {pair.best_accuracy:.2f}", fontsize=8
+            f"{pair.a} vs {pair.b}\npixel ({r}, {c}): {pair.best_accuracy:.2f}", fontsize=8
         )
         for ax in row:
             ax.plot(c, r, "o", markersize=9, markerfacecolor="none", color=MARKER_COLOUR, mew=1.8)

@@ -31,14 +31,16 @@ if TYPE_CHECKING:
 
 MAX_COLUMNS = 4  # panels per row: more would make the figure too wide to read
 MAX_WIDTH = 40.0  # inches (4,000 px): with many classes fewer panels fit in a row
-HEADER = 0.9  # inches above the panels for the figure title
+HEADER = 1.2  # inches above the panels for the figure title (three lines)
 # inches around each panel's grid, as heatmaps.py frames a single heatmap: tick and
 # axis labels, the panel title, and the colorbar seaborn carves out of the axes
 LEFT, RIGHT, BOTTOM, TOP = 1.0, 0.2, 0.9, 0.6
 GRID_SHARE = 0.78  # of the axes width the grid keeps beside its colorbar
 
 
-def snapshots_figure(history: StepHistory, classes: Sequence[str], model: str) -> "Figure":
+def snapshots_figure(
+    history: StepHistory, classes: Sequence[str], model: str, scoring: str = ""
+) -> "Figure":
     """One normalized confusion heatmap per snapshot step, at most MAX_COLUMNS per row,
     each titled "step N: accuracy X" ("step N (last): ..." for the final step).
     history.confusions: (n_snapshots, K, K)."""
@@ -59,7 +61,8 @@ def snapshots_figure(history: StepHistory, classes: Sequence[str], model: str) -
     FigureCanvasAgg(figure)  # seaborn measures labels; without a canvas that is slow
     figure.suptitle(
         f"{model}: validation confusion matrix after each snapshot step, normalized by true"
-        " class (share / count)\nvalidation = the held-out split, for monitoring only",
+        " class (share / count)\nvalidation = the held-out split, for monitoring only"
+        + (f"\n{scoring}" if scoring else ""),
         y=1 - 0.15 / height,
         va="top",
     )
@@ -103,23 +106,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     train = datasets.load_split(args.data, "train")
     validation = datasets.load_split(args.data, "test")  # held out; monitoring only
 
-    # One BLAS thread: an epoch is many small matrix products, for which thread hand-offs
-    # cost more than they save (3-4x slower with two threads on a busy 2-core machine).
-    # threadpoolctl comes with scikit-learn, which depends on it.
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    # One BLAS thread, as the train stage fits: the same model to the bit on any machine.
+    # An epoch is many small matrix products, for which thread hand-offs cost more than
+    # they save anyway (3-4x slower with two threads on a busy 2-core machine).
+    # the train stage's subset, so that this is the model it fits
+    rows = datasets.seeded_subset(len(train.labels), settings.max_samples, settings.seed)
+    scored = datasets.seeded_subset(len(rows), steps_settings.train_eval_samples, settings.seed)
+    with models.one_blas_thread():
         history = training_steps.track(
             settings.model,
             dict(settings.hyperparameters),
             settings.seed,
-            (datasets.features(train.images, train.pixel_max), train.labels),
+            (datasets.features(train.images[rows], train.pixel_max), train.labels[rows]),
             (datasets.features(validation.images, validation.pixel_max), validation.labels),
             n_classes=len(train.classes),
             snapshots=steps_settings.snapshots,
+            scored=scored,
         )
+    scoring = (
+        f"train curves score all {len(rows)} training samples"
+        if len(scored) == len(rows)
+        else f"train curves score {len(scored)} of the {len(rows)} training samples "
+        f"(seeded subset, steps.train_eval_samples)"
+    )
     figure = (
-        snapshots_figure(history, train.classes, settings.model)
+        snapshots_figure(history, train.classes, settings.model, scoring)
         if history.n_steps
         else no_steps_figure(settings.model)
     )

@@ -28,15 +28,16 @@ def train(
             f"train.knn.n_neighbors={neighbours} is more than the {len(labels)} training samples"
         )
     try:
-        if training_steps.trains_in_steps(model):
-            # Epoch by epoch, as the steps stage trains it, so the saved model is the last
-            # step of the curves that stage draws. MLPClassifier.fit would order the epochs
-            # differently and stop once the training loss stalls for n_iter_no_change epochs.
-            fitted = training_steps.fit_stepwise(
-                model, hyperparameters, seed, features, labels, n_classes=n_classes
-            )
-        else:
-            fitted = models.build(model, hyperparameters, seed).fit(features, labels)
+        with models.one_blas_thread():
+            if training_steps.trains_in_steps(model):
+                # Epoch by epoch, as the steps stage trains it, so the saved model is the last
+                # step of the curves that stage draws. MLPClassifier.fit would order the epochs
+                # differently and stop once the training loss stalls for n_iter_no_change epochs.
+                fitted = training_steps.fit_stepwise(
+                    model, hyperparameters, seed, features, labels, n_classes=n_classes
+                )
+            else:
+                fitted = models.build(model, hyperparameters, seed).fit(features, labels)
     except ValueError as error:
         # scikit-learn's own checks of data against settings, e.g. SVC's 5-fold
         # calibration on a class with fewer than 5 training samples
@@ -54,9 +55,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     settings = params.train_params(params.load(args.params), models.SCHEMAS)
     split = datasets.load_split(args.data, "train")
+    rows = datasets.seeded_subset(len(split.labels), settings.max_samples, settings.seed)
     fitted = train(
-        datasets.features(split.images, split.pixel_max),
-        split.labels,
+        datasets.features(split.images[rows], split.pixel_max),
+        split.labels[rows],
         model=settings.model,
         hyperparameters=dict(settings.hyperparameters),
         seed=settings.seed,

@@ -2,6 +2,7 @@
 figures by what is on their axes, and the explain stage end to end on the digits."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
-from stages import attribution, explain, predict, prepare, train
+from stages import attribution, datasets, explain, predict, prepare, train
 from stages import attribution_plots as plots
 from stages.cli import UserError
 
@@ -75,6 +76,39 @@ def test_binary_logits_are_each_class_log_odds():
     np.testing.assert_array_equal(phi[:, 0], -phi[:, 1])
 
 
+def test_the_stage_linear_path_in_chunks_equals_every_phi_at_once(digits_lr, monkeypatch):
+    """Chunked checking and the class means by formula give what holding all phi gives."""
+    from stages.params import AttributionParams
+    from stages.predictions import Predictions
+
+    model, features = digits_lr
+    labels = load_digits().target[:600]
+    proba = model.predict_proba(features)
+    predictions = Predictions(
+        sample=np.arange(600),
+        actual=labels,
+        predicted=proba.argmax(axis=1),
+        proba=proba,
+        classes=tuple(str(d) for d in range(10)),
+    )
+    background = features[:300].mean(axis=0)
+    settings = AttributionParams(
+        examples=4, max_samples=1, seed=0, patch=1, max_evaluations=1
+    )  # neither limit applies to the exact path
+    monkeypatch.setattr(explain, "LINEAR_CHUNK", 7)  # 86 chunks, the last one partial
+    got = explain.explain(model, features, predictions, background, settings, (8, 8))
+
+    coef, intercept = attribution.linear_coefficients(model)
+    base, phi = attribution.linear_shap(coef, intercept, features, background)  # all at once
+    expected_means = attribution.class_means(phi, labels, 10)
+    np.testing.assert_allclose(got.means, expected_means, rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(got.example_phi, phi[got.examples])
+    np.testing.assert_array_equal(got.base, base)
+    logits = attribution.linear_logits(model, features)
+    assert got.efficiency_error == attribution.efficiency_error(base, phi, logits)
+    assert got.evaluations == 600 and len(got.averaged) == 600
+
+
 # --- occlusion -----------------------------------------------------------------------
 
 
@@ -118,6 +152,86 @@ def test_occlusion_costs_p_plus_one_rows_per_sample_in_bounded_batches():
     np.testing.assert_allclose(phi[:, 0, :], x)  # a sum: each term's own value
 
 
+def brute_force_patch_occlusion(f, x, background, shape, patch):
+    """One patch at a time, one sample at a time, straight from the definition."""
+    height, width = shape
+    n, n_features = x.shape
+    phi = None
+    for i in range(n):
+        full = f(x[i : i + 1])[0]
+        if phi is None:
+            phi = np.zeros((n, len(full), n_features))
+        for top in range(0, height, patch):
+            for left in range(0, width, patch):
+                pixels = [
+                    r * width + c
+                    for r in range(top, min(top + patch, height))
+                    for c in range(left, min(left + patch, width))
+                ]
+                copy = x[i].copy()
+                copy[pixels] = background[pixels]
+                effect = full - f(copy[np.newaxis])[0]
+                for p in pixels:
+                    phi[i, :, p] = effect / len(pixels)
+    return phi
+
+
+@pytest.mark.parametrize(
+    ("shape", "patch"), [((28, 28), 2), ((28, 28), 3), ((5, 7), 4), ((8, 8), 1)]
+)
+def test_patches_partition_the_image_in_squares_from_the_top_left(shape, patch):
+    masks = attribution.patches(shape, patch)
+    height, width = shape
+    assert masks.shape == (-(-height // patch) * -(-width // patch), height * width)
+    np.testing.assert_array_equal(masks.sum(axis=0), 1)  # every pixel in exactly one patch
+    first = masks[0].reshape(shape)
+    assert first[:patch, :patch].all() and first.sum() == min(patch, height) * min(patch, width)
+
+
+@pytest.mark.parametrize(("shape", "patch"), [((28, 28), 2), ((28, 28), 4), ((5, 7), 3)])
+def test_patch_occlusion_equals_a_brute_force_loop(shape, patch):
+    rng = np.random.default_rng(patch)
+    n_features = shape[0] * shape[1]
+    weights = rng.normal(size=(n_features, 3))
+
+    def f(x):  # non-linear: softmax of a quadratic, so pixels interact
+        z = (x @ weights) ** 2 / n_features
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    x = rng.random((4, n_features))
+    background = rng.random(n_features)
+    masks = attribution.patches(shape, patch)
+    got = attribution.occlusion(f, x, background, masks=masks, max_values=2 * n_features * 50)
+    expected = brute_force_patch_occlusion(f, x, background, shape, patch)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-14)
+
+
+def test_patch_occlusion_of_a_linear_function_adds_up_to_its_shap_values_per_patch(digits_lr):
+    model, features = digits_lr
+    x, background = features[:9], features.mean(axis=0)
+    masks = attribution.patches((8, 8), 2)
+    got = attribution.occlusion(model.decision_function, x, background, masks=masks)
+    _, exact = attribution.linear_shap(*attribution.linear_coefficients(model), x, background)
+    for mask in masks:
+        np.testing.assert_allclose(
+            got[:, :, mask].sum(axis=-1), exact[:, :, mask].sum(axis=-1), rtol=0, atol=1e-12
+        )
+
+
+def test_patch_occlusion_costs_one_row_per_patch_plus_one():
+    calls = []
+
+    def f(x):
+        calls.append(len(x))
+        return x.sum(axis=1, keepdims=True)
+
+    x = np.random.default_rng(1).random((6, 28 * 28))
+    masks = attribution.patches((28, 28), 4)  # 49 patches
+    attribution.occlusion(f, x, np.zeros(28 * 28), masks=masks)
+    assert sum(calls) == attribution.occlusion_evaluations(6, 49) == 6 * 50
+
+
 # --- which samples -------------------------------------------------------------------
 
 
@@ -130,11 +244,11 @@ def test_class_means_average_the_own_class_and_leave_absent_classes_nan():
 
 
 def test_seeded_subset_is_all_or_a_sorted_reproducible_draw():
-    np.testing.assert_array_equal(attribution.seeded_subset(5, 5, seed=0), np.arange(5))
-    draw = attribution.seeded_subset(100, 10, seed=3)
+    np.testing.assert_array_equal(datasets.seeded_subset(5, 5, seed=0), np.arange(5))
+    draw = datasets.seeded_subset(100, 10, seed=3)
     assert len(set(draw.tolist())) == 10 and list(draw) == sorted(draw) and draw.max() < 100
-    np.testing.assert_array_equal(draw, attribution.seeded_subset(100, 10, seed=3))
-    assert not np.array_equal(draw, attribution.seeded_subset(100, 10, seed=4))
+    np.testing.assert_array_equal(draw, datasets.seeded_subset(100, 10, seed=3))
+    assert not np.array_equal(draw, datasets.seeded_subset(100, 10, seed=4))
 
 
 def test_examples_are_confident_mistakes_then_near_misses_ties_by_id():
@@ -228,6 +342,38 @@ def test_examples_figure_has_a_captioned_row_per_example():
     assert colorbar_label(figure) == "occlusion effect on p(class)"
 
 
+def test_28x28_maps_are_drawn_pixel_for_pixel_at_a_fixed_size():
+    rng = np.random.default_rng(0)
+    means = {side: rng.normal(size=(10, side, side)) for side in (8, 28)}
+    figures = {
+        side: plots.class_means_figure(
+            maps, [str(c) for c in range(10)], np.full(10, 3), label="x", title="t"
+        )
+        for side, maps in means.items()
+    }
+    for side, figure in figures.items():
+        drawn = [ax.images[0] for ax in image_axes(figure)]
+        assert all(image.get_array().shape == (side, side) for image in drawn)
+        assert all(image.get_interpolation() == "nearest" for image in drawn)
+    assert tuple(figures[8].get_size_inches()) == tuple(figures[28].get_size_inches())
+
+    big = plots.Example(
+        sample=1,
+        actual="Coat",
+        predicted="Ankle boot",
+        confidence=0.5,
+        image=rng.integers(0, 256, size=(28, 28)),
+        for_actual=rng.normal(size=(28, 28)),
+        for_predicted=rng.normal(size=(28, 28)),
+    )
+    figure = plots.examples_figure([big], pixel_max=255, label="x", title="t")
+    drawn = [ax.images[0] for ax in image_axes(figure)]
+    assert len(drawn) == 3 and all(image.get_array().shape == (28, 28) for image in drawn)
+    assert all(image.get_interpolation() == "nearest" for image in drawn)
+    small = plots.examples_figure([example(5, "1", "7", 1.0)], pixel_max=16, label="x", title="t")
+    assert tuple(figure.get_size_inches()) == tuple(small.get_size_inches())
+
+
 def test_no_examples_makes_a_figure_saying_so():
     figure = plots.examples_figure([], pixel_max=16, label="x", title="t")
     assert not image_axes(figure)
@@ -309,6 +455,43 @@ def test_stage_explains_knn_by_occlusion_reproducibly(pipeline, tmp_path, write_
     assert len(averaged) == 30 and len(drawn) == 2
     assert report["explained_sample_ids"] == sorted(set(averaged) | set(drawn))
     assert report["cost"]["model_evaluations"] == 65 * len(report["explained_sample_ids"])
+
+
+def test_occlusion_stays_within_its_budget_and_says_what_it_cost(pipeline, tmp_path, write_params):
+    budget = 20 * 17  # 20 samples of 17 evaluations: 16 patches of 2x2 on 8x8, plus one
+    params = write_params(
+        {
+            "train.model": "knn",
+            "attribution.patch": 2,
+            "attribution.max_evaluations": budget,
+            "attribution.examples": 3,
+        }
+    )
+    run_pipeline(pipeline, params, "knn.skops", "knn.csv")
+    explain.main(explain_args(pipeline, params, "knn.skops", "knn.csv", tmp_path))
+    report = json.loads((tmp_path / "attribution.json").read_text())
+    cost = report["cost"]
+    assert cost["patch"] == 2 and cost["patches_per_image"] == 16
+    assert cost["evaluations_per_sample"] == 17 and cost["max_evaluations"] == budget
+    assert cost["model_evaluations"] == 17 * cost["explained_samples"] <= budget
+    assert len(report["class_means"]["sample_ids"]) == 20 - 3  # the examples paid first
+    assert "max_evaluations 340" in report["class_means"]["selection"]
+    assert cost["check_evaluations"] == len(np.load(pipeline / "prepared" / "test_ids.npy"))
+
+
+def test_a_budget_too_small_for_the_examples_is_one_line(pipeline, tmp_path, write_params):
+    params = write_params(
+        {"train.model": "knn", "attribution.max_evaluations": 130, "attribution.examples": 2}
+    )
+    run_pipeline(pipeline, params, "knn.skops", "knn.csv")
+    with pytest.raises(
+        UserError,
+        match=rf"^{re.escape(str(params))}: attribution\.max_evaluations=130 cannot pay for the "
+        r"2 examples drawn and one sample for the class means, at 65 model evaluations each "
+        r"\(64 patches of 1x1 pixels, plus the sample itself\): raise it to at least 195",
+    ):
+        explain.main(explain_args(pipeline, params, "knn.skops", "knn.csv", tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
 
 
 def test_predictions_of_samples_outside_the_split_are_refused(pipeline, tmp_path):

@@ -341,3 +341,21 @@ def test_other_classes_are_one_line_exit_2_and_nothing_written(prepared, tmp_pat
         f"{prepared / 'prepared' / 'classes.json'} (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_28x28_images_are_drawn_pixel_for_pixel_at_the_same_figure_size():
+    small = case_images()
+    large = np.kron(small, np.ones((1, 4, 4), dtype=small.dtype))[:, :28, :28] * 15
+    assert large.shape[1:] == (28, 28)
+
+    def draw(images, pixel_max):
+        return confusion_examples_figure(
+            EXPECTED_PER_CELL_2, images, CLASSES, pixel_max=pixel_max, per_cell=2
+        )
+
+    figure = draw(large, 255)
+    drawn = [ax.images[0] for ax in figure.axes if ax.images]
+    assert drawn and all(image.get_array().shape == (28, 28) for image in drawn)
+    assert all(image.get_interpolation() == "nearest" for image in drawn)
+    # the panels are fixed in inches: the image size does not change the figure
+    assert tuple(figure.get_size_inches()) == tuple(draw(small, 16).get_size_inches())

@@ -25,10 +25,22 @@ def all_sections(path):
 def test_the_shipped_params_are_valid(write_params):
     data, split, train, evaluate, *_ = all_sections(write_params())
     assert data.source == "digits"
+    assert split.method == "stratified"
     assert 0 < split.test_size < 1
     assert train.model in models.MODELS
     assert set(train.hyperparameters) == set(models.SCHEMAS[train.model])
     assert evaluate.top_confusions >= 1
+
+
+def test_data_classes_may_be_left_out_or_named(write_params):
+    assert params.data_params(params.load(write_params({"data.classes": DELETE}))).classes is None
+    named = write_params({"data.classes": ["T-shirt/top", "Ankle boot", "ça va"]})
+    assert params.data_params(params.load(named)).classes == ("T-shirt/top", "Ankle boot", "ça va")
+
+
+def test_a_source_split_has_no_test_size(write_params):
+    split = params.split_params(params.load(write_params({"split.method": "source"})))
+    assert split == params.SplitParams(method="source", test_size=None, seed=None)
 
 
 def test_train_params_carry_only_the_chosen_models_block(write_params):
@@ -40,20 +52,56 @@ def test_train_params_carry_only_the_chosen_models_block(write_params):
     ("changes", "message"),
     [
         (
-            {"split.test_size": 0},
-            r"split\.test_size must be a number strictly between 0 and 1; got 0 \(int\)",
+            {"split.stratified.test_size": 0},
+            r"split\.stratified\.test_size must be a number strictly between 0 and 1; "
+            r"got 0 \(int\)",
         ),
         (
-            {"split.test_size": 1.5},
-            r"split\.test_size must be a number strictly between 0 and 1; got 1\.5",
+            {"split.stratified.test_size": 1.5},
+            r"split\.stratified\.test_size must be a number strictly between 0 and 1; got 1\.5",
         ),
-        ({"split.test_size": "0.2"}, r"split\.test_size must be a number .*got '0\.2' \(str\)"),
-        ({"split.test_size": float("nan")}, r"split\.test_size must be a number"),
-        ({"split.seed": -1}, r"split\.seed must be an integer in 0\.\.4294967295; got -1"),
-        ({"split.seed": True}, r"split\.seed must be an integer .*got True \(bool\)"),
-        ({"split.test_sise": 0.2}, r"unknown key 'split\.test_sise'; allowed: test_size, seed"),
-        ({"split.test_size": DELETE}, r"missing key 'split\.test_size'"),
-        ({"data.source": "mnist_typo"}, r"data\.source must be one of digits; got 'mnist_typo'"),
+        (
+            {"split.stratified.test_size": "0.2"},
+            r"split\.stratified\.test_size must be a number .*got '0\.2' \(str\)",
+        ),
+        ({"split.stratified.test_size": float("nan")}, r"split\.stratified\.test_size must be"),
+        (
+            {"split.stratified.seed": -1},
+            r"split\.stratified\.seed must be an integer in 0\.\.4294967295; got -1",
+        ),
+        ({"split.stratified.seed": True}, r"split\.stratified\.seed must be an integer .*True"),
+        (
+            {"split.stratified.test_sise": 0.2},
+            r"unknown key 'split\.stratified\.test_sise'; allowed: test_size, seed",
+        ),
+        ({"split.stratified.test_size": DELETE}, r"missing key 'split\.stratified\.test_size'"),
+        # test_size belongs to the stratified method only
+        ({"split.test_size": 0.2}, r"unknown key 'split\.test_size'; allowed: method, stratified"),
+        ({"split.method": "random"}, r"split\.method must be one of stratified, source"),
+        ({"split.method": DELETE}, r"missing key 'split\.method'"),
+        (
+            {"data.source": "mnist_typo"},
+            r"data\.source must be one of digits, idx; got 'mnist_typo'",
+        ),
+        ({"data.path": ""}, r"data\.path must be a path \(a non-empty string\); got ''"),
+        ({"data.path": 3}, r"data\.path must be a path .*got 3 \(int\)"),
+        ({"data.path": DELETE}, r"missing key 'data\.path'"),
+        ({"data.classes": "0123456789"}, r"data\.classes must be null or a list of at least 2"),
+        ({"data.classes": ["only"]}, r"data\.classes must be null or a list of at least 2"),
+        ({"data.classes": ["a", "b", "a"]}, r"data\.classes .*'a' appears more than once"),
+        ({"data.classes": ["a", " b"]}, r"data\.classes .*item 1 is ' b' \(str\)"),
+        ({"data.classes": ["a", 7]}, r"data\.classes .*item 1 is 7 \(int\)"),
+        ({"data.classes": ["a", "b\nc"]}, r"data\.classes .*item 1 is 'b\\nc' \(str\)"),
+        ({"data.classes": ["a", "x" * 101]}, r"data\.classes .*at most 100 characters"),
+        ({"data.classes": ["a", "$5"]}, r"data\.classes .*without surrounding spaces or '\$'"),
+        ({"train.max_samples": 0}, r"train\.max_samples must be an integer >= 1; got 0 .*null"),
+        ({"train.max_samples": 1.5}, r"train\.max_samples must be an integer >= 1"),
+        ({"attribution.patch": 0}, r"attribution\.patch must be an integer in 1\.\.64; got 0"),
+        (
+            {"attribution.max_evaluations": 0},
+            r"attribution\.max_evaluations must be an integer in 1\.\.1000000000; got 0",
+        ),
+        ({"steps.train_eval_samples": 0}, r"steps\.train_eval_samples must be an integer >= 1"),
         (
             {"train.model": "xgboost"},
             r"train\.model must be one of logistic_regression, mlp, svc, random_forest, "

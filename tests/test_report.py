@@ -141,6 +141,19 @@ def inputs(tmp_path) -> Inputs:
     return Inputs(tmp_path / "inputs")
 
 
+def test_a_class_list_orders_the_per_class_rows(inputs):
+    classes = write_json(inputs.directory / "classes.json", [NASTY, "10", "2"])
+    page = Page(build([*inputs.args(), "--classes", str(classes)]))
+    assert [row[0] for row in page.body("per-class")] == [NASTY, "10", "2"]
+
+
+def test_a_class_list_of_other_classes_is_refused(inputs):
+    classes = write_json(inputs.directory / "classes.json", ["2", "10", "11"])
+    with pytest.raises(UserError, match=r"metrics\.json: its classes .* are not those of the"):
+        report.main([*inputs.args(), "--classes", str(classes)])
+    assert not inputs.out.exists()
+
+
 def build(args: list[str]) -> str:
     report.main(args)
     return Path(args[args.index("--out") + 1]).read_text(encoding="utf-8")

@@ -1,5 +1,6 @@
 """One-pixel separability: the kernel against an exhaustive search, its figures, its stage."""
 
+import itertools
 import json
 from pathlib import Path
 
@@ -254,15 +255,43 @@ def test_maps_show_two_means_and_a_labelled_accuracy_map_per_pair():
     assert colorbar.get_ylabel() == separability_plots.MAP_COLORBAR_LABEL
     assert colorbar.get_ylim() == (0.5, 1.0)
     mean_a, mean_b, accuracy = panels[:3]
-    assert mean_a.get_title() == "mean 8 (train)" and mean_b.get_title() == "mean 1 (train)"
+    assert mean_a.get_title() == "mean 8\n(train)" and mean_b.get_title() == "mean 1\n(train)"
     assert mean_a.images[0].get_clim() == (0, 16)
     assert accuracy.images[0].get_clim() == (0.5, 1.0)
     assert accuracy.images[0].get_cmap().name == "Blues"
-    assert accuracy.get_title() == "8 vs 1: pixel (2, 3) 0.88"
+    assert accuracy.get_title() == "8 vs 1\npixel (2, 3): 0.88"
     for ax in panels[:3]:  # the best pixel ringed at (x = col, y = row) in every panel
         assert ax.lines[0].get_xydata().tolist() == [[3, 2]]
     assert "undefined" in panels[5].texts[0].get_text()  # a class absent in training
     assert title_fits(figure)
+
+
+def test_maps_of_28x28_images_with_word_class_names_keep_their_titles_apart():
+    rng = np.random.default_rng(0)
+    pairs = [
+        separability_plots.PairMap(
+            a=a,
+            b=b,
+            mean_a=rng.uniform(0, 255, (28, 28)),
+            mean_b=rng.uniform(0, 255, (28, 28)),
+            accuracy=rng.uniform(0.5, 1, (28, 28)),
+            best=(14, 13),
+            best_accuracy=0.73,
+        )
+        for a, b in (("T-shirt/top", "Ankle boot"), ("Pullover", "Sneaker"))
+    ]
+    figure = separability_plots.separability_maps(pairs, pixel_max=255, empty="unused")
+    renderer = figure.canvas.get_renderer()
+    panels = figure.axes[:-1]
+    for ax in panels:  # every pixel drawn as a block, never smoothed
+        assert ax.images[0].get_array().shape == (28, 28)
+        assert ax.images[0].get_interpolation() == "nearest"
+    for row in (panels[:3], panels[3:]):
+        boxes = [ax.title.get_window_extent(renderer) for ax in row]
+        for left, right in itertools.pairwise(boxes):
+            assert left.x1 < right.x0, "titles overlap"
+    suptitle = figure.get_suptitle() and figure._suptitle.get_window_extent(renderer)
+    assert all(ax.title.get_window_extent(renderer).y1 < suptitle.y0 for ax in panels[:3])
 
 
 def test_maps_without_pairs_say_why():

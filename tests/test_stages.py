@@ -12,6 +12,7 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, log_loss
 from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
 
 from stages import evaluate, predict, prepare, train
 from stages.cli import UserError
@@ -101,14 +102,39 @@ def test_predictions_equal_a_direct_scikit_learn_fit(pipeline):
     train_rows, test_rows = train_test_split(rows, test_size=0.25, stratify=labels, random_state=0)
     test_rows = np.sort(test_rows)
     model = LogisticRegression(C=1.0, max_iter=1000, random_state=0)
-    model.fit(features[np.sort(train_rows)] / 16, labels[np.sort(train_rows)])
-    expected = model.predict_proba(features[test_rows] / 16)
+    pixels = features.astype(np.float32) / np.float32(16)  # the stages' float32 features
+    # with one BLAS thread, as the stages fit and predict (its sums depend on the count)
+    with threadpool_limits(limits=1, user_api="blas"):
+        model.fit(pixels[np.sort(train_rows)], labels[np.sort(train_rows)])
+        # predicted from the same float32 pixels, widened and each row rescaled to sum to 1
+        expected = model.predict_proba(pixels[test_rows]).astype(np.float64)
+    expected /= expected.sum(axis=1, keepdims=True)
 
     got = read_csv(pipeline / "predictions.csv", tuple(str(d) for d in range(10)))
     np.testing.assert_array_equal(got.sample, test_rows)
     np.testing.assert_array_equal(got.actual, labels[test_rows])
     np.testing.assert_allclose(got.proba, expected, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(got.predicted, expected.argmax(axis=1))
+
+
+def test_train_max_samples_fits_a_seeded_subset(pipeline, write_params, tmp_path):
+    import skops.io
+
+    params = write_params({"train.max_samples": 300, "train.seed": 4})
+    model = tmp_path / "model.skops"
+    train.main(
+        ["--params", str(params), "--data", str(pipeline / "prepared"), "--model", str(model)]
+    )
+    images = np.load(pipeline / "prepared" / "train_images.npy")
+    labels = np.load(pipeline / "prepared" / "train_labels.npy")
+    # the documented draw: 300 of the training rows, without replacement, seeded by train.seed
+    rows = np.sort(np.random.default_rng(4).choice(len(labels), size=300, replace=False))
+    pixels = images.reshape(len(images), -1).astype(np.float32) / np.float32(16)
+    expected = LogisticRegression(C=1.0, max_iter=1000, random_state=4)
+    with threadpool_limits(limits=1, user_api="blas"):
+        expected.fit(pixels[rows], labels[rows])
+    fitted = skops.io.load(model, trusted=[])
+    np.testing.assert_allclose(fitted.coef_, expected.coef_, rtol=0, atol=1e-6)
 
 
 def test_evaluate_writes_exactly_its_outputs_with_scikit_learns_numbers(pipeline):
@@ -260,7 +286,7 @@ def test_knn_with_more_neighbours_than_samples_is_refused_at_train(
 
 def test_a_model_that_cannot_be_fitted_on_the_split_is_one_line(tmp_path, write_params):
     # 2% of 1,797 samples leaves 3 or 4 per class: too few for SVC's 5-fold calibration
-    params = write_params({"split.test_size": 0.98, "train.model": "svc"})
+    params = write_params({"split.stratified.test_size": 0.98, "train.model": "svc"})
     prepare.main(["--params", str(params), "--out", str(tmp_path / "prepared")])
     model = tmp_path / "m.skops"
     with pytest.raises(UserError, match=r"train\.model=svc cannot be fitted on this split: "):
@@ -271,9 +297,9 @@ def test_a_model_that_cannot_be_fitted_on_the_split_is_one_line(tmp_path, write_
 
 
 def test_an_impossible_split_names_the_params_file(tmp_path, write_params):
-    params = write_params({"split.test_size": 0.999})
+    params = write_params({"split.stratified.test_size": 0.999})
     with pytest.raises(
-        UserError, match=rf"^{re.escape(str(params))}: split\.test_size=0\.999 cannot"
+        UserError, match=rf"^{re.escape(str(params))}: split\.stratified\.test_size=0\.999 cannot"
     ):
         prepare.main(["--params", str(params), "--out", str(tmp_path / "prepared")])
     assert not (tmp_path / "prepared").exists()
@@ -290,6 +316,10 @@ def test_an_impossible_split_names_the_params_file(tmp_path, write_params):
         (
             lambda d: (d / "classes.json").write_text('["0", "1", "1"]'),
             r"'1' appears more than once",
+        ),
+        (
+            lambda d: (d / "classes.json").write_text('["0", "$1$"]'),
+            r"class names \(strings, without '\$', .*got '\$1\$'",
         ),
         (
             lambda d: (d / "test_ids.npy").write_bytes((d / "train_ids.npy").read_bytes()),

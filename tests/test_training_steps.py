@@ -75,7 +75,10 @@ def test_every_step_scores_as_scikit_learn_on_an_independent_refit(splits, histo
             (validation_x, validation_y, history.validation_accuracy, history.validation_loss),
         ):
             assert accuracy[i] == accuracy_score(y, refit.predict(x))
-            expected = log_loss(y, y_proba=refit.predict_proba(x), labels=labels)
+            # float32 probabilities, widened and rescaled as the predict stage does
+            proba = refit.predict_proba(x).astype(np.float64)
+            proba /= proba.sum(axis=1, keepdims=True)
+            expected = log_loss(y, y_proba=proba, labels=labels)
             assert loss[i] == pytest.approx(expected, rel=1e-12)
         if step in history.snapshots:
             k = history.snapshots.index(step)
@@ -127,7 +130,8 @@ def test_step_one_is_exactly_the_train_stages_fit_of_one_epoch(splits):
 def test_fit_stepwise_is_the_model_of_the_last_step(splits, history):
     (train_x, train_y), (validation_x, validation_y) = splits
     fitted = training_steps.fit_stepwise("mlp", MLP, SEED, train_x, train_y, n_classes=N_CLASSES)
-    proba = fitted.predict_proba(validation_x)
+    # the predict stage's probabilities of the saved model: the last step scores them
+    proba = models.class_probabilities(fitted, validation_x, N_CLASSES)
     assert training_steps.scores(validation_y, proba) == (
         history.validation_accuracy[-1],
         history.validation_loss[-1],
@@ -259,3 +263,59 @@ def test_at_most_four_panels_per_row(history):
         top = round(ax.get_position().y1, 6)
         rows[top] = rows.get(top, 0) + 1
     assert sorted(rows.values(), reverse=True) == [4, 2]
+
+
+def test_train_curves_can_score_a_subset_and_say_so(
+    splits, history, prepared, write_params, tmp_path
+):
+    (train_x, train_y), validation = splits
+    scored = np.sort(np.random.default_rng(5).choice(len(train_y), size=50, replace=False))
+    subset = training_steps.track(
+        "mlp",
+        MLP,
+        SEED,
+        (train_x, train_y),
+        validation,
+        n_classes=N_CLASSES,
+        snapshots=(4, 2, 100),
+        scored=scored,
+    )
+    # the same model at every step: validation curves are the full run's
+    np.testing.assert_array_equal(subset.validation_accuracy, history.validation_accuracy)
+    refit = MLPClassifier(
+        hidden_layer_sizes=(8,),
+        alpha=1e-4,
+        learning_rate_init=0.01,
+        random_state=np.random.RandomState(SEED),
+    )
+    for i in range(MLP["max_iter"]):
+        refit.partial_fit(train_x, train_y, classes=np.arange(N_CLASSES))
+        expected = accuracy_score(train_y[scored], refit.predict(train_x[scored]))
+        assert subset.train_accuracy[i] == expected
+
+    changes = {"train.model": "mlp", "train.mlp.max_iter": 2, "steps.train_eval_samples": 40}
+    paths = run_stage(write_params(changes), prepared, tmp_path)
+    assert len(read_rows(paths["accuracy"])[1]) == 2
+    figure = steps.snapshots_figure(subset, [str(k) for k in range(N_CLASSES)], "mlp", "scoring X")
+    assert figure.get_suptitle().endswith("\nscoring X")
+
+
+def test_the_stage_states_the_scored_subset_on_its_figure(
+    monkeypatch, prepared, write_params, tmp_path
+):
+    titles = []
+    original = steps.snapshots_figure
+
+    def spy(*args, **kwargs):
+        figure = original(*args, **kwargs)
+        titles.append(figure.get_suptitle())
+        return figure
+
+    monkeypatch.setattr(steps, "snapshots_figure", spy)
+    changes = {"train.model": "mlp", "train.mlp.max_iter": 1, "steps.train_eval_samples": 40}
+    run_stage(write_params(changes), prepared, tmp_path)
+    n_train = len(np.load(prepared / "train_ids.npy"))
+    assert titles and titles[0].endswith(
+        f"train curves score 40 of the {n_train} training samples "
+        "(seeded subset, steps.train_eval_samples)"
+    )
