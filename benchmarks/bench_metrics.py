@@ -50,8 +50,8 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
-from stages import metrics
-from stages.evaluate import TOP_K
+from digitwise.metrics import classification as metrics
+from digitwise.metrics.reports import TOP_K
 
 N_CLASSES = 10
 TRUE_CLASS_BOOST = 2.5  # added to the true class's logit: ~81% of argmaxes are right

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import mnist_like  # noqa: E402
 
-from stages import idx  # noqa: E402
+from digitwise.data import idx  # noqa: E402
 
 PROJECT_FILES = [
     "dvc.yaml",
@@ -46,6 +46,7 @@ PROJECT_FILES = [
     ".dvc/config",
     ".dvcignore",
     "stages",
+    "src",
     "data/raw/README.md",
 ]
 MNIST_PARAMS = {

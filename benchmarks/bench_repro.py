@@ -185,6 +185,7 @@ def copy_project(repo: Path) -> None:
     """stages/ and the pipeline's files from the working tree, without caches."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(PROJECT / "stages", repo / "stages", ignore=ignore)
+    shutil.copytree(PROJECT / "src", repo / "src", ignore=ignore)
     for name in PROJECT_FILES:
         source = PROJECT / name
         if source.exists():

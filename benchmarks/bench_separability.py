@@ -45,8 +45,8 @@ import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from stages import datasets
-from stages.separability import Separability, class_pairs, separability
+from digitwise.data import datasets
+from digitwise.pixels.separability import Separability, class_pairs, separability
 
 
 def synthetic_mnist(

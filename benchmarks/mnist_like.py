@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stages import idx  # noqa: E402
+from digitwise.data import idx  # noqa: E402
 
 SIZE, DIGIT, MAX_SHIFT = 28, 20, 2
 # Class names that are words (Fashion-MNIST's), for trying names on the digit images

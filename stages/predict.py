@@ -3,32 +3,16 @@
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
-from stages import datasets, model_io, models, outputs
-from stages.cli import run
-from stages.outputs import write_text
-from stages.predictions import Predictions, to_csv
-
-
-def predict(model: Any, split: datasets.Dataset) -> Predictions:
-    """Probabilities for every class, and the most probable class as the prediction.
-
-    The prediction is the arg max of the probabilities (ties to the lowest class
-    index), so every number in the file tells one consistent story.
-    """
-    features = datasets.features(split.images, split.pixel_max)
-    with models.one_blas_thread():  # the same numbers on any machine
-        proba = models.class_probabilities(model, features, len(split.classes))
-    return Predictions(
-        sample=split.ids,
-        actual=split.labels,
-        predicted=proba.argmax(axis=1),
-        proba=proba,
-        classes=split.classes,
-    )
+from digitwise.cli import run
+from digitwise.data import datasets
+from digitwise.io import outputs
+from digitwise.io.outputs import write_text
+from digitwise.models import files as model_io
+from digitwise.models.prediction import predict
+from digitwise.predictions.schema import to_csv
 
 
 def main(argv: Sequence[str] | None = None) -> None:

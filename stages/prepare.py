@@ -5,8 +5,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from stages import datasets, outputs, params, sources
-from stages.cli import run
+from digitwise import params
+from digitwise.cli import run
+from digitwise.data import datasets, sources
+from digitwise.io import outputs
 
 
 def main(argv: Sequence[str] | None = None) -> None:

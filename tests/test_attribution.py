@@ -10,9 +10,11 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
-from stages import attribution, datasets, explain, predict, prepare, train
-from stages import attribution_plots as plots
-from stages.cli import UserError
+from digitwise.data import datasets
+from digitwise.errors import UserError
+from digitwise.figures import attribution as plots
+from digitwise.pixels import attribution, explanation
+from stages import explain, predict, prepare, train
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = {
@@ -78,8 +80,8 @@ def test_binary_logits_are_each_class_log_odds():
 
 def test_the_stage_linear_path_in_chunks_equals_every_phi_at_once(digits_lr, monkeypatch):
     """Chunked checking and the class means by formula give what holding all phi gives."""
-    from stages.params import AttributionParams
-    from stages.predictions import Predictions
+    from digitwise.params import AttributionParams
+    from digitwise.predictions.schema import Predictions
 
     model, features = digits_lr
     labels = load_digits().target[:600]
@@ -95,8 +97,8 @@ def test_the_stage_linear_path_in_chunks_equals_every_phi_at_once(digits_lr, mon
     settings = AttributionParams(
         examples=4, max_samples=1, seed=0, patch=1, max_evaluations=1
     )  # neither limit applies to the exact path
-    monkeypatch.setattr(explain, "LINEAR_CHUNK", 7)  # 86 chunks, the last one partial
-    got = explain.explain(model, features, predictions, background, settings, (8, 8))
+    monkeypatch.setattr(explanation, "LINEAR_CHUNK", 7)  # 86 chunks, the last one partial
+    got = explanation.explain(model, features, predictions, background, settings, (8, 8))
 
     coef, intercept = attribution.linear_coefficients(model)
     base, phi = attribution.linear_shap(coef, intercept, features, background)  # all at once

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
-from stages import bootstrap, metrics
+from digitwise.metrics import classification as metrics
+from digitwise.metrics import intervals as bootstrap
 
 
 def labels(seed: int, n: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:

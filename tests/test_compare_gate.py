@@ -14,16 +14,19 @@ from hypothesis import strategies as st
 from scipy.stats import binomtest
 from sklearn.metrics import recall_score
 
-from stages import compare, gate, heatmaps
-from stages.cli import UserError
-from stages.params import GateParams
-from stages.predictions import Predictions, read_csv, to_csv
-from stages.significance import (
+from digitwise.cli import compare, gate
+from digitwise.comparison import compare as comparison
+from digitwise.comparison import gate as rules
+from digitwise.errors import UserError
+from digitwise.figures import heatmaps
+from digitwise.metrics.significance import (
     McNemar,
     binomial_two_sided_p,
     mcnemar_exact,
     paired_bootstrap_difference,
 )
+from digitwise.params import GateParams
+from digitwise.predictions.schema import Predictions, read_csv, to_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
@@ -347,8 +350,8 @@ def test_per_class_recall_changes_equal_scikit_learns():
     flipped = np.where(rng.random(new.sample.size) < 0.3, rng.integers(0, 28, new.sample.size), 0)
     base_predicted = (new.predicted + flipped) % 28
     base = Predictions(new.sample, new.actual, base_predicted, new.proba, classes)
-    baseline = compare.Baseline(base, ref="x", commit=None, source="x")
-    report = compare.comparison_report(new, baseline, n_resamples=100, seed=0, limit=5)
+    baseline = comparison.Baseline(base, ref="x", commit=None, source="x")
+    report = comparison.comparison_report(new, baseline, n_resamples=100, seed=0, limit=5)
     labels = list(range(28))  # class 27 never occurs: recall 0 for both
     expected_new = recall_score(
         new.actual, new.predicted, labels=labels, average=None, zero_division=0
@@ -450,7 +453,7 @@ def test_delta_heatmap_is_centred_on_zero_and_labels_changed_cells():
 
 
 def test_delta_heatmap_sizes_like_the_other_heatmaps():
-    from stages import heatmaps
+    from digitwise.figures import heatmaps
 
     for n_classes in (28, 100):
         rng = np.random.default_rng(n_classes)
@@ -479,8 +482,8 @@ def test_a_zero_change_keeps_a_valid_centred_scale():
 SETTINGS = GateParams(min_accuracy=0.95, max_accuracy_drop=0.01, alpha=0.05)
 
 
-def comparison_of(n: int, right_base: int, b: int, c: int, p: float) -> gate.Comparison:
-    return gate.Comparison(
+def comparison_of(n: int, right_base: int, b: int, c: int, p: float) -> rules.Comparison:
+    return rules.Comparison(
         baseline="main",
         n_samples=n,
         accuracy_new=(right_base + b - c) / n,
@@ -494,14 +497,14 @@ def comparison_of(n: int, right_base: int, b: int, c: int, p: float) -> gate.Com
 def test_gate_passes_with_one_summary_line():
     # 435 -> 436 right of 450 (b=3, c=2): +0.0022, McNemar n=5, k=2: P = 1/2 -> p = 1
     comparison = comparison_of(450, 435, 3, 2, 1.0)
-    verdict = gate.judge(436 / 450, comparison, SETTINGS)
-    assert verdict == gate.Verdict(
+    verdict = rules.judge(436 / 450, comparison, SETTINGS)
+    assert verdict == rules.Verdict(
         passed=True,
         lines=(
             "gate: passed (accuracy 0.9689 >= 0.9500; change vs main +0.0022, McNemar p = 1.0000)",
         ),
     )
-    assert gate.judge(0.97, None, SETTINGS).lines == (
+    assert rules.judge(0.97, None, SETTINGS).lines == (
         "gate: passed (accuracy 0.9700 >= 0.9500; no baseline comparison)",
     )
 
@@ -509,8 +512,8 @@ def test_gate_passes_with_one_summary_line():
 def test_gate_fails_on_low_accuracy_and_on_a_significant_drop():
     # 436 -> 425 right of 450 (b=2, c=13): drop 11/450 = 0.0244, p = 242/32768 = 0.0074
     comparison = comparison_of(450, 436, 2, 13, 242 / 32768)
-    verdict = gate.judge(425 / 450, comparison, SETTINGS)
-    assert verdict == gate.Verdict(
+    verdict = rules.judge(425 / 450, comparison, SETTINGS)
+    assert verdict == rules.Verdict(
         passed=False,
         lines=(
             "gate: accuracy 0.9444 is below the minimum 0.9500",
@@ -523,7 +526,7 @@ def test_gate_fails_on_low_accuracy_and_on_a_significant_drop():
 def test_a_large_drop_that_is_not_significant_passes_and_says_why():
     loose = GateParams(min_accuracy=0.9, max_accuracy_drop=0.01, alpha=0.005)
     comparison = comparison_of(450, 436, 2, 13, 242 / 32768)
-    assert gate.judge(425 / 450, comparison, loose).lines == (
+    assert rules.judge(425 / 450, comparison, loose).lines == (
         "gate: passed (accuracy 0.9444 >= 0.9000; change vs main -0.0244, McNemar p = 0.0074, "
         "not significant at alpha 0.005)",
     )
@@ -533,20 +536,20 @@ def test_a_drop_of_exactly_the_threshold_is_not_more_than_it():
     # 93 -> 86 of 100: in floats 0.93 - 0.86 = 0.07000000000000006 > 0.07; from counts, 7/100
     strict = GateParams(min_accuracy=0.5, max_accuracy_drop=0.07, alpha=0.05)
     comparison = comparison_of(100, 93, 0, 7, 2 / 128)
-    assert gate.judge(0.86, comparison, strict).passed
+    assert rules.judge(0.86, comparison, strict).passed
 
 
 def test_a_tiny_p_value_is_not_shown_as_zero():
     # 450 -> 420 right of 450 (b=0, c=30): p = 2 / 2^30
     comparison = comparison_of(450, 450, 0, 30, 2 / 2**30)
-    assert gate.judge(420 / 450, comparison, SETTINGS).lines[-1] == (
+    assert rules.judge(420 / 450, comparison, SETTINGS).lines[-1] == (
         "gate: accuracy dropped by 0.0667 (1.0000 -> 0.9333), more than 0.0100, "
         "significant at alpha 0.05 (McNemar p = 1.9e-09)"
     )
 
 
 def test_gate_shows_more_digits_when_four_would_hide_the_difference():
-    assert gate.judge(0.94996, None, SETTINGS).lines == (
+    assert rules.judge(0.94996, None, SETTINGS).lines == (
         "gate: accuracy 0.94996 is below the minimum 0.95000",
     )
 
@@ -567,7 +570,7 @@ def comparison_payload(n=450, right_base=436, b=2, c=13, p=242 / 32768) -> dict:
 
 def run_gate(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "stages.gate", *args],
+        [sys.executable, "-m", "digitwise.cli.gate", *args],
         capture_output=True,
         text=True,
         check=False,
@@ -658,7 +661,7 @@ def test_gate_refuses_a_comparison_of_other_predictions(tmp_path):
         )
     assert str(error.value) == (
         f"{comparison}: not a comparison of the predictions {metrics} scores (accuracy 0.9444 "
-        "on 450 samples there, 0.9800 on 450 here); rerun python -m stages.compare"
+        "on 450 samples there, 0.9800 on 450 here); rerun python -m digitwise.cli.compare"
     )
 
 

@@ -10,15 +10,11 @@ import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+from digitwise.errors import UserError
+from digitwise.examples.selection import CellExamples, ClassExample, select_examples
+from digitwise.figures.confusion_examples import confusion_examples_figure
+from digitwise.predictions.schema import Predictions, read_csv
 from stages import examples, predict, prepare, train
-from stages.cli import UserError
-from stages.confusion_examples import (
-    CellExamples,
-    ClassExample,
-    confusion_examples_figure,
-    select_examples,
-)
-from stages.predictions import Predictions, read_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ("0", "1", "2", "3")

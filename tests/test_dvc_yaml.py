@@ -1,36 +1,16 @@
 """dvc.yaml tells the truth: each stage depends on exactly the modules it imports and
 the params sections it reads, and takes its paths from its command line."""
 
-import ast
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+from imports import project_imports
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 STAGES = PIPELINE["stages"]
-
-
-def project_imports(module: str) -> set[str]:
-    """Names of the stages/*.py modules that ``module`` imports, directly or not."""
-    seen: set[str] = set()
-    todo = [module]
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        tree = ast.parse((ROOT / "stages" / f"{name}.py").read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module == "stages":
-                todo += [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("stages."):
-                todo.append(node.module.split(".")[1])
-            elif isinstance(node, ast.Import):
-                todo += [a.name.split(".")[1] for a in node.names if a.name.startswith("stages.")]
-    return seen | {"__init__"}  # importing stages.x runs stages/__init__.py first
 
 
 def sections_read(module: str) -> set[str]:
@@ -41,8 +21,11 @@ def sections_read(module: str) -> set[str]:
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_module_deps_are_exactly_the_imports(stage):
-    declared = {Path(dep).stem for dep in STAGES[stage]["deps"] if str(dep).startswith("stages/")}
-    assert declared == project_imports(stage)
+    """One rule: a stage lists every project file its entry point imports, directly or
+    not (package __init__ files and the package data they read included), and no other."""
+    code = ("stages/", "src/")
+    declared = {str(dep) for dep in STAGES[stage]["deps"] if str(dep).startswith(code)}
+    assert declared == project_imports(f"stages.{stage}")
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
@@ -65,7 +48,7 @@ def test_no_stage_module_spells_an_output_path():
         for stage in STAGES.values()
         for out in stage["outs"]
     }
-    for module in (ROOT / "stages").glob("*.py"):
+    for module in [*(ROOT / "stages").glob("*.py"), *(ROOT / "src").rglob("*.py")]:
         source = module.read_text()
         for path in paths:
             assert path not in source, f"{module.name} spells {path}; take it from argv"

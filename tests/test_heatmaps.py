@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from stages import heatmaps
-from stages.outputs import png_bytes
+from digitwise.figures import heatmaps
+from digitwise.io.outputs import png_bytes
 
 
 def counts_for(n_classes: int, seed: int = 0) -> np.ndarray:

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from stages import idx
-from stages.idx import IdxError
+from digitwise.data import idx
+from digitwise.data.idx import IdxError
 
 
 def images(n=5, rows=28, columns=28, seed=0):

@@ -20,9 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import UndefinedMetricWarning
 
-from stages import metrics
-from stages.evaluate import headline_metrics
-from stages.predictions import Predictions
+from digitwise.metrics import classification as metrics
+from digitwise.metrics.reports import headline_metrics
+from digitwise.predictions.schema import Predictions
 
 RTOL = ATOL = 1e-12
 ROLES = ("both", "true only", "pred only", "neither")

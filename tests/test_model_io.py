@@ -9,8 +9,9 @@ import skops.io
 from sklearn.datasets import load_digits
 from sklearn.tree import DecisionTreeClassifier
 
-from stages import model_io, models
-from stages.cli import UserError
+from digitwise.errors import UserError
+from digitwise.models import estimators as models
+from digitwise.models import files as model_io
 
 # Small settings so every model trains in well under a second.
 SMALL = {
@@ -124,7 +125,7 @@ def test_a_boosted_model_file_does_not_depend_on_the_machines_thread_count(tmp_p
     script = (
         "import sys\n"
         "from sklearn.datasets import load_digits\n"
-        "from stages import model_io, models\n"
+        "from digitwise.models import estimators as models, files as model_io\n"
         "x, y = load_digits(return_X_y=True)\n"
         "h = {'learning_rate': 0.3, 'max_iter': 3, 'max_leaf_nodes': 8, 'l2_regularization': 0.0}\n"
         "m = models.build('hist_gradient_boosting', h, seed=0).fit(x[:300] / 16, y[:300])\n"

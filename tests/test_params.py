@@ -2,7 +2,8 @@
 
 import pytest
 
-from stages import models, params
+from digitwise import params
+from digitwise.models import estimators as models
 
 DELETE = "<delete>"  # tells the write_params fixture to remove a key
 

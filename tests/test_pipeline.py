@@ -20,6 +20,7 @@ PROJECT_FILES = [
     ".dvc/config",
     ".dvcignore",
     "stages",
+    "src",
     "data/raw/README.md",
 ]
 OUTPUTS = {

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.predictions import Predictions, PredictionsError, read_csv, to_csv
+from digitwise.predictions.schema import Predictions, PredictionsError, read_csv, to_csv
 
 CLASSES = ("cat", "dog", "emu")
 HEADER = "sample,actual,predicted,proba_cat,proba_dog,proba_emu\n"

@@ -20,8 +20,10 @@ from typing import Any
 import pytest
 import yaml
 
+from digitwise.errors import UserError
+from digitwise.report import captions as report_captions
+from digitwise.report import inputs as report_inputs
 from stages import report
-from stages.cli import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "reports"
@@ -294,13 +296,17 @@ def test_every_figure_is_shown_in_the_defined_order_with_its_caption(inputs):
     assert len(captions) == len(SMALL_ORDER)
     for caption, name in zip(captions, SMALL_ORDER, strict=True):
         stem = name.removesuffix(".png")
-        expected = report.FIGURES[stem][1] if stem in report.FIGURES else report.GENERIC_CAPTION
+        expected = (
+            report_captions.FIGURES[stem][1]
+            if stem in report_captions.FIGURES
+            else report_captions.GENERIC_CAPTION
+        )
         assert caption == f"{expected} {name}"
 
 
 def test_figure_order_puts_known_figures_first_then_the_rest_by_name():
     names = ["b.png", "steps_confusion.png", "a.png", "confusion_counts.png"]
-    assert report.figure_order(names) == [
+    assert report_inputs.figure_order(names) == [
         "confusion_counts.png",
         "steps_confusion.png",
         "a.png",
@@ -317,11 +323,14 @@ def test_every_figure_the_pipeline_draws_has_a_written_caption():
         for path in ([out] if isinstance(out, str) else list(out))
         if path.startswith("reports/figures/") and path.endswith(".png")
     }
-    assert drawn and drawn <= set(report.FIGURES), drawn - set(report.FIGURES)
+    assert drawn and drawn <= set(report_captions.FIGURES), drawn - set(report_captions.FIGURES)
 
 
 def test_every_caption_is_one_sentence():
-    for heading, caption in [*report.FIGURES.values(), ("", report.GENERIC_CAPTION)]:
+    for heading, caption in [
+        *report_captions.FIGURES.values(),
+        ("", report_captions.GENERIC_CAPTION),
+    ]:
         assert caption.endswith(".") and caption.count(". ") == 0, heading
 
 
@@ -431,6 +440,8 @@ def test_the_same_inputs_give_the_same_bytes_wherever_they_are(tmp_path):
         text=True,
         check=False,
         cwd=tmp_path,
+        # elsewhere than the repository root, the stage entry points need it on the path
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr
     assert first.out.read_bytes() == second.out.read_bytes()
@@ -722,7 +733,7 @@ def real_report(tmp_path_factory) -> tuple[Path, list[bytes]]:
     args += ["--comparison", str(directory / "comparison.json")]
     args += ["--comparison-plot", str(directory / "delta.png")]
     report.main(args)
-    names = report.figure_order(path.name for path in (directory / "figures").glob("*.png"))
+    names = report_inputs.figure_order(path.name for path in (directory / "figures").glob("*.png"))
     images = [(directory / "figures" / name).read_bytes() for name in names]
     return out, [(directory / "delta.png").read_bytes(), *images]  # the comparison comes first
 
@@ -748,7 +759,9 @@ def test_the_report_of_the_real_files_is_self_contained_and_shows_their_numbers(
         [row["actual"], row["predicted"], str(row["count"])] for row in top
     ]
     assert len(page.texts["figcaption"]) == len(images)
-    assert not [text for text in page.texts["figcaption"] if report.GENERIC_CAPTION in text]
+    assert not [
+        text for text in page.texts["figcaption"] if report_captions.GENERIC_CAPTION in text
+    ]
 
 
 def require_browser() -> None:

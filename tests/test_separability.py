@@ -10,14 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from stages import datasets, diagnose_data, separability_plots
-from stages.cli import UserError, run
-from stages.separability import (
+from digitwise.cli import run
+from digitwise.data import datasets
+from digitwise.errors import UserError
+from digitwise.figures import separability as separability_plots
+from digitwise.pixels import diagnosis
+from digitwise.pixels.separability import (
     class_pairs,
     class_pixel_histograms,
     pair_matrix,
     separability,
 )
+from stages import diagnose_data
 
 # --- the kernel -------------------------------------------------------------------------
 
@@ -425,7 +429,7 @@ def test_confused_pairs_are_distinct_unordered_and_in_rank_order():
             {"actual": "x", "predicted": "z"},
         ]
     }
-    assert diagnose_data.confused_pairs(payload, CLASSES) == [(1, 2), (0, 2)]
+    assert diagnosis.confused_pairs(payload, CLASSES) == [(1, 2), (0, 2)]
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,10 @@ import idx2numpy
 import numpy as np
 import pytest
 
-from stages import cli, idx, prepare
-from stages.cli import UserError
+from digitwise import cli
+from digitwise.data import idx
+from digitwise.errors import UserError
+from stages import prepare
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import mnist_like

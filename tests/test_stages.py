@@ -14,9 +14,9 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
+from digitwise.errors import UserError
+from digitwise.predictions.schema import read_csv
 from stages import evaluate, predict, prepare, train
-from stages.cli import UserError
-from stages.predictions import read_csv
 
 DATA = Path(__file__).parent / "data"
 EVALUATE_OUTPUTS = {

@@ -11,7 +11,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, confusion_matrix, log_loss
 from sklearn.neural_network import MLPClassifier
 
-from stages import datasets, models, steps, training_steps
+from digitwise.data import datasets
+from digitwise.figures import steps as step_figures
+from digitwise.models import estimators as models
+from digitwise.models import steps as training_steps
+from stages import steps
 
 N_CLASSES = 10
 SEED = 3
@@ -220,7 +224,7 @@ def test_a_model_without_steps_writes_header_only_files_and_says_so(
     assert paths["accuracy"].read_text() == "step,train,validation\n"
     assert paths["loss"].read_text() == "step,train,validation\n"
     assert paths["confusion-plot"].read_bytes().startswith(b"\x89PNG")
-    figure = steps.no_steps_figure(model)
+    figure = step_figures.no_steps_figure(model)
     assert [text.get_text() for text in figure.texts] == [f"{model} does not train in steps"]
     assert figure.axes == []
 
@@ -232,7 +236,7 @@ def panels(figure) -> list:
 
 def test_one_panel_per_snapshot_titled_with_its_step_and_accuracy(history):
     classes = [str(k) for k in range(N_CLASSES)]
-    figure = steps.snapshots_figure(history, classes, "mlp")
+    figure = step_figures.snapshots_figure(history, classes, "mlp")
     shown = panels(figure)
     assert len(shown) == len(history.snapshots)
     last = history.n_steps  # the final step says so: a later requested step lands there
@@ -257,7 +261,7 @@ def test_at_most_four_panels_per_row(history):
         snapshots=(1, 2, 3, 4, 5, 6),
         confusions=np.repeat(history.confusions[:1], 6, axis=0),
     )
-    figure = steps.snapshots_figure(many, [str(k) for k in range(N_CLASSES)], "mlp")
+    figure = step_figures.snapshots_figure(many, [str(k) for k in range(N_CLASSES)], "mlp")
     rows: dict[float, int] = {}
     for ax in panels(figure):
         top = round(ax.get_position().y1, 6)
@@ -296,7 +300,9 @@ def test_train_curves_can_score_a_subset_and_say_so(
     changes = {"train.model": "mlp", "train.mlp.max_iter": 2, "steps.train_eval_samples": 40}
     paths = run_stage(write_params(changes), prepared, tmp_path)
     assert len(read_rows(paths["accuracy"])[1]) == 2
-    figure = steps.snapshots_figure(subset, [str(k) for k in range(N_CLASSES)], "mlp", "scoring X")
+    figure = step_figures.snapshots_figure(
+        subset, [str(k) for k in range(N_CLASSES)], "mlp", "scoring X"
+    )
     assert figure.get_suptitle().endswith("\nscoring X")
 
 
@@ -304,7 +310,7 @@ def test_the_stage_states_the_scored_subset_on_its_figure(
     monkeypatch, prepared, write_params, tmp_path
 ):
     titles = []
-    original = steps.snapshots_figure
+    original = step_figures.snapshots_figure
 
     def spy(*args, **kwargs):
         figure = original(*args, **kwargs)

@@ -1,0 +1,1 @@
+"""Which held-out images to show for a confusion."""

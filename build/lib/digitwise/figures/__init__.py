@@ -1,0 +1,1 @@
+"""Drawing only: every function returns a figure and never saves it."""

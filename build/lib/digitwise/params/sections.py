@@ -1,0 +1,233 @@
+"""Read ``params.yaml`` once and turn each section into typed, validated values.
+
+Every stage reads only its own sections. Unknown sections and keys are errors
+(a typo must not silently fall back to a default), and every message names the
+file, the dotted key, what is allowed and what was found.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from digitwise.params.validators import (
+    ParamsError,
+    Validator,
+    block,
+    choice,
+    class_names,
+    closed_interval,
+    integer,
+    open_interval,
+    optional,
+    path_value,
+    positive_int_list,
+    seed_value,
+)
+
+SECTIONS = (
+    "data",
+    "split",
+    "train",
+    "evaluate",
+    "separability",
+    "attribution",
+    "examples",
+    "steps",
+    "gate",
+)
+DATA_SOURCES = ("digits", "idx")
+SPLIT_METHODS = ("stratified", "source")
+
+
+@dataclass(frozen=True)
+class DataParams:
+    source: str  # digits | idx
+    path: str  # the directory of IDX files (idx); DVC tracks it for every source
+    classes: tuple[str, ...] | None  # names of labels 0, 1, ...; None: the label numbers
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    method: str  # stratified: a seeded split of all samples | source: the files' own
+    test_size: float | None  # stratified only: the share held out
+    seed: int | None  # stratified only
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    model: str
+    seed: int
+    max_samples: int | None  # fit on a seeded subset of this many training samples; None: all
+    hyperparameters: Mapping[str, Any]  # of the chosen model only, already validated
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    top_confusions: int
+    bootstrap_resamples: int  # for the 95% confidence intervals of the headline metrics
+    bootstrap_seed: int
+
+
+@dataclass(frozen=True)
+class GateParams:
+    min_accuracy: float  # the accuracy below which a change is refused outright
+    max_accuracy_drop: float  # a larger drop against the baseline is refused ...
+    alpha: float  # ... when McNemar's test says it is significant at this level
+
+
+@dataclass(frozen=True)
+class SeparabilityParams:
+    maps: int  # per-pixel accuracy maps drawn, for the pairs the model confuses most
+
+
+@dataclass(frozen=True)
+class AttributionParams:
+    examples: int  # held-out examples drawn with their attributions, misclassified first
+    max_samples: int  # held-out samples averaged into the per-class maps (a seeded subset)
+    seed: int
+    patch: int  # occlusion: side of the square patches occluded together, in pixels
+    max_evaluations: int  # occlusion: model evaluations (rows through the model) allowed
+
+
+@dataclass(frozen=True)
+class ExamplesParams:
+    cells: int  # most frequent off-diagonal confusion cells shown
+    per_cell: int  # misclassified images shown per cell
+
+
+@dataclass(frozen=True)
+class StepsParams:
+    snapshots: tuple[int, ...]  # training steps at which the confusion matrix is drawn
+    train_eval_samples: int  # training samples scored after each step (a seeded subset)
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Parse the params file and check its top-level sections, nothing more."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ParamsError(f"{path}: cannot read it ({error})") from None
+    try:
+        # DVC's own reader (YAML 1.2), so a value means the same to DVC and to a stage:
+        # PyYAML (YAML 1.1) would read 010 as 8 and 1e-3 as a string.
+        raw = YAML(typ="safe").load(text)
+    except YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        problem = getattr(error, "problem", None) or "syntax error"
+        raise ParamsError(f"{path}: not valid YAML{line}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: must be a mapping of sections {', '.join(SECTIONS)}")
+    unknown = sorted(str(key) for key in raw if key not in SECTIONS)
+    if unknown:
+        raise ParamsError(f"{path}: unknown section '{unknown[0]}'; allowed: {', '.join(SECTIONS)}")
+    return {"__file__": str(path), **raw}
+
+
+def data_params(raw: Mapping[str, Any]) -> DataParams:
+    schema = {"source": choice(DATA_SOURCES), "path": path_value, "classes": class_names}
+    return DataParams(**_section(raw, "data", schema, may_omit=("classes",)))
+
+
+def split_params(raw: Mapping[str, Any]) -> SplitParams:
+    """``split.method`` and the block of settings that belongs to it.
+
+    ``stratified`` has a block (test_size, seed), checked even when ``source`` is in
+    use, like the model blocks of ``train``; ``source`` has no settings: the files say
+    which samples are held out.
+    """
+    stratified = block({"test_size": open_interval(0.0, 1.0), "seed": seed_value})
+    values = _section(raw, "split", {"method": choice(SPLIT_METHODS), "stratified": stratified})
+    if values["method"] == "source":
+        return SplitParams(method="source", test_size=None, seed=None)
+    return SplitParams(method="stratified", **values["stratified"])
+
+
+def evaluate_params(raw: Mapping[str, Any]) -> EvaluateParams:
+    schema = {
+        "top_confusions": integer(minimum=1),
+        "bootstrap_resamples": integer(minimum=100, maximum=100_000),
+        "bootstrap_seed": seed_value,
+    }
+    return EvaluateParams(**_section(raw, "evaluate", schema))
+
+
+def gate_params(raw: Mapping[str, Any]) -> GateParams:
+    schema = {
+        "min_accuracy": closed_interval(0.0, 1.0),
+        "max_accuracy_drop": closed_interval(0.0, 1.0),
+        "alpha": open_interval(0.0, 1.0),
+    }
+    return GateParams(**_section(raw, "gate", schema))
+
+
+def separability_params(raw: Mapping[str, Any]) -> SeparabilityParams:
+    return SeparabilityParams(**_section(raw, "separability", {"maps": integer(minimum=0)}))
+
+
+def attribution_params(raw: Mapping[str, Any]) -> AttributionParams:
+    schema = {
+        "examples": integer(minimum=0),
+        "max_samples": integer(minimum=1),
+        "seed": seed_value,
+        "patch": integer(minimum=1, maximum=64),
+        "max_evaluations": integer(minimum=1, maximum=10**9),
+    }
+    return AttributionParams(**_section(raw, "attribution", schema))
+
+
+def examples_params(raw: Mapping[str, Any]) -> ExamplesParams:
+    schema = {"cells": integer(minimum=1), "per_cell": integer(minimum=1, maximum=20)}
+    return ExamplesParams(**_section(raw, "examples", schema))
+
+
+def steps_params(raw: Mapping[str, Any]) -> StepsParams:
+    schema = {"snapshots": positive_int_list, "train_eval_samples": integer(minimum=1)}
+    return StepsParams(**_section(raw, "steps", schema))
+
+
+def train_params(
+    raw: Mapping[str, Any], models: Mapping[str, Mapping[str, Validator]]
+) -> TrainParams:
+    """Validate the ``train`` section against the hyperparameter schema of each model.
+
+    Every model's block is checked, not just the chosen one's, so a typo in a block
+    that is not in use today is reported today.
+    """
+    schema: dict[str, Validator] = {
+        "model": choice(tuple(models)),
+        "seed": seed_value,
+        "max_samples": optional(integer(minimum=1)),
+    }
+    for name, fields in models.items():
+        schema[name] = block(fields)
+    values = _section(raw, "train", schema)
+    return TrainParams(
+        model=values["model"],
+        seed=values["seed"],
+        max_samples=values["max_samples"],
+        hyperparameters=values[values["model"]],
+    )
+
+
+def _section(
+    raw: Mapping[str, Any],
+    name: str,
+    schema: Mapping[str, Validator],
+    *,
+    may_omit: tuple[str, ...] = (),
+) -> dict:
+    file = raw.get("__file__", "params.yaml")
+    if name not in raw:
+        raise ParamsError(f"{file}: missing section '{name}'")
+    try:
+        return block(schema, may_omit=may_omit)(name, raw[name])
+    except ParamsError as error:
+        raise ParamsError(f"{file}: {error}") from None

@@ -1,0 +1,1 @@
+"""The predictions file: its schema, writer and reader."""

@@ -1,0 +1,77 @@
+"""What the report says under each figure: a heading and one sentence on how to read it."""
+
+# Known figures by file stem, in reading order: what went wrong, then why (data, model),
+# then how it developed. Each: (heading, one sentence on how to read it).
+FIGURES: dict[str, tuple[str, str]] = {
+    "confusion_counts": (
+        "Confusion matrix, counts",
+        "Rows are the true class and columns the prediction: the diagonal counts the correct "
+        "predictions, and any other cell (row a, column b) counts the a-samples taken for b.",
+    ),
+    "confusion_normalized": (
+        "Confusion matrix, normalized by true class",
+        "Each row splits one true class into shares that sum to 1, with the count beneath "
+        "each share, so the diagonal is each class's recall and colours compare classes of "
+        "different sizes.",
+    ),
+    "pairwise_accuracy": (
+        "Pairwise accuracy",
+        "Cell (a, b) is the share of a- and b-samples for which the model gives the true class "
+        "a higher probability than the other one: a low cell is a specific confusion, a low "
+        "row a class ranked badly against many others, a blank cell undefined.",
+    ),
+    "confusion_examples": (
+        "Examples of the most frequent confusions",
+        "Each row is one off-diagonal cell of the confusion matrix: a correct sample of the "
+        "true class, then the misclassified samples with the probability given to the wrong "
+        "class, then a correct sample of the predicted class.",
+    ),
+    "separability": (
+        "One-pixel separability",
+        "Cell (a, b) is the held-out accuracy of the best single pixel and threshold at "
+        "telling a from b (0.5 is chance), so a low cell marks a pair that is hard to "
+        "separate in the data itself, whatever the model.",
+    ),
+    "separability_maps": (
+        "One-pixel separability maps",
+        "For each of the most confused pairs, the two classes' mean training images and, "
+        "beside them, each pixel's held-out accuracy at telling the two apart, with the best "
+        "pixel ringed.",
+    ),
+    "model_vs_data": (
+        "Model vs one pixel",
+        "Each dot is a pair of classes, placed across by how well one pixel separates its "
+        "data and up by the model's pairwise accuracy: a low dot on the left is a pair hard "
+        "in the data, a low dot on the right (shaded: worse than one pixel) the model's fault.",
+    ),
+    "attribution_class_means": (
+        "Mean pixel attribution per class",
+        "Each panel averages, over the held-out samples of one true class, how much each "
+        "pixel raises (red) or lowers (blue) the model's score for that class, by the method "
+        "named in the figure's title.",
+    ),
+    "attribution_examples": (
+        "Attribution of single examples",
+        "Each row is one held-out sample, mistakes first: the image, then the pixels that "
+        "raise (red) or lower (blue) the score of the true class and of the predicted class.",
+    ),
+    "steps_confusion": (
+        "Confusion during training",
+        "Held-out confusion matrices after more and more training steps, left to right, show "
+        "which confusions are learned away early and which persist; a model that does not "
+        "train in steps shows a note instead.",
+    ),
+}
+
+
+GENERIC_CAPTION = (
+    "A figure from the figures directory with no description here: its title and axes say "
+    "what it shows."
+)
+
+
+COMPARISON_PLOT_CAPTION = (
+    "Each cell shows how much more (red) or less (blue) of the true class (row) this run puts "
+    "in that prediction (column) than the baseline does, so on the diagonal red is better "
+    "and off it red is a mistake made more often."
+)

@@ -1,0 +1,1 @@
+"""Data sources (digits, MNIST-format files), splits, the prepared files and features."""

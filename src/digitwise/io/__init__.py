@@ -1,0 +1,1 @@
+"""Writing outputs atomically and byte-reproducibly, and reading JSON inputs."""

@@ -1,0 +1,1 @@
+"""The classifiers and their hyperparameters, model files, and training in steps."""

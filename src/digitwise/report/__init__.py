@@ -1,0 +1,1 @@
+"""The offline HTML report: its inputs, its page, its style sheet."""
