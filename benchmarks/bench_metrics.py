@@ -1,7 +1,7 @@
 """Benchmark the evaluate stage's metrics against scikit-learn on synthetic predictions.
 
 Ours is exactly what ``stages/evaluate.py`` computes from the predictions, with the
-functions of ``stages/metrics.py``: the confusion matrix, the summary and per-class
+functions of ``digitwise.metrics``: the confusion matrix, the summary and per-class
 scores, the three normalized confusion matrices, log loss, top-2 accuracy, pairwise
 accuracy, pairwise AUC with Hand & Till's M, and the top confusions.
 

@@ -182,7 +182,7 @@ def run(command: Sequence[str], cwd: Path) -> tuple[float, str]:
 
 
 def copy_project(repo: Path) -> None:
-    """stages/ and the pipeline's files from the working tree, without caches."""
+    """stages/, src/ and the pipeline's files from the working tree, without caches."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(PROJECT / "stages", repo / "stages", ignore=ignore)
     shutil.copytree(PROJECT / "src", repo / "src", ignore=ignore)

@@ -1,6 +1,6 @@
 """Benchmark the one-pixel separability kernel against one logistic regression per pixel.
 
-The kernel (``stages/separability.py``) finds, for every pair of classes and every
+The kernel (``digitwise/pixels/separability.py``) finds, for every pair of classes and every
 pixel, the threshold rule with the most correct training predictions, exactly, from
 one ``np.bincount`` of per-class pixel histograms. The slow alternative it replaces
 is the obvious one: fit a scikit-learn ``LogisticRegression`` on the one pixel for

@@ -20,6 +20,8 @@ from digitwise.pixels.diagnosis import (
     load_data,
     model_pairwise_accuracy,
     model_vs_data_report,
+    no_maps_note,
+    pair_names,
     separability_report,
 )
 
@@ -77,22 +79,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     from digitwise.io.outputs import png_bytes, write_bytes, write_json
 
     pair_maps = build_pair_maps(result, train, confused[: settings.maps])
-    empty = (
-        "separability.maps is 0: no maps drawn"
-        if settings.maps == 0
-        else "no confusions in top_confusions.json: nothing to map"
-    )
     a, b = result.pairs.T
-    names = [f"{classes[i]}-{classes[j]}" for i, j in zip(a, b, strict=True)]
     figures = {
         args.separability_plot: plots.separability_heatmap(
             separability.pair_matrix(result.best_test_accuracy, len(classes)), classes
         ),
         args.separability_maps_plot: plots.separability_maps(
-            pair_maps, pixel_max=train.pixel_max, empty=empty
+            pair_maps, pixel_max=train.pixel_max, empty=no_maps_note(settings.maps)
         ),
         args.model_vs_data_plot: plots.model_vs_data_scatter(
-            result.best_test_accuracy, model[a, b], names
+            result.best_test_accuracy, model[a, b], pair_names(result, classes)
         ),
     }
     images = {path: png_bytes(figure) for path, figure in figures.items()}

@@ -16,6 +16,7 @@ from digitwise.cli import run
 from digitwise.data import datasets
 from digitwise.errors import UserError
 from digitwise.io import jsonfile, outputs
+from digitwise.report.figures import read_figures, read_png
 from digitwise.report.inputs import (
     check_same_predictions,
     in_class_order,
@@ -23,8 +24,6 @@ from digitwise.report.inputs import (
     parse_intervals,
     parse_metrics,
     parse_top_confusions,
-    read_figures,
-    read_png,
 )
 from digitwise.report.page import render
 

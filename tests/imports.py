@@ -2,11 +2,16 @@
 that dvc.yaml's deps are exactly a stage's imports)."""
 
 import ast
+import fnmatch
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = {"stages": ROOT, "digitwise": ROOT / "src"}
-DATA_FILES = {".html", ".css"}  # package data: read by the modules beside them
+# package data, read at run time by the modules beside it: pyproject.toml's globs
+PACKAGE_DATA = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+    "package-data"
+]
 
 
 def module_file(dotted: str) -> Path | None:
@@ -32,7 +37,9 @@ def _imported(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        elif isinstance(node, ast.ImportFrom):
+            # absolute imports only (a relative one would be missed here, so it is refused)
+            assert node.level == 0 and node.module, f"{path}: relative import"
             names.add(node.module)
             for alias in node.names:  # `from package import module` imports the module
                 if module_file(f"{node.module}.{alias.name}") is not None:
@@ -53,5 +60,18 @@ def project_imports(dotted: str) -> set[str]:
         for imported in _imported(path):
             todo += _with_packages(imported)
     # files a package reads at run time (the report's page skeleton and style sheet)
-    data = {other for path in seen for other in path.parent.iterdir() if other.suffix in DATA_FILES}
+    data = {
+        other
+        for path in seen
+        for other in path.parent.iterdir()
+        if any(fnmatch.fnmatch(other.name, glob) for glob in _data_globs(path.parent))
+    }
     return {str(path.relative_to(ROOT)) for path in seen | data}
+
+
+def _data_globs(directory: Path) -> list[str]:
+    """pyproject.toml's package-data globs for the package in ``directory``."""
+    if not directory.is_relative_to(ROOT / "src"):
+        return []
+    package = ".".join(directory.relative_to(ROOT / "src").parts)
+    return PACKAGE_DATA.get(package, [])

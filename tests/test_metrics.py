@@ -1,4 +1,4 @@
-"""stages/metrics.py against independent references on the same inputs.
+"""digitwise.metrics against independent references on the same inputs.
 
 The references are scikit-learn (whose conventions the module claims to follow) and,
 for the pairwise scores scikit-learn has no counterpart of, brute force written here

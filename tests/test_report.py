@@ -22,7 +22,7 @@ import yaml
 
 from digitwise.errors import UserError
 from digitwise.report import captions as report_captions
-from digitwise.report import inputs as report_inputs
+from digitwise.report import figures as report_figures
 from stages import report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +62,7 @@ INTERVALS = {
     "balanced_accuracy": {"low": 0.5123456, "high": 0.88},
     "f1_macro": {"low": 0.49, "high": 0.87},
 }
-COMPARISON = {  # the shape stages/compare.py writes
+COMPARISON = {  # the shape digitwise.comparison.compare writes
     "baseline": "main",
     "baseline_commit": "0123456789abcdef0123456789abcdef01234567",
     "baseline_source": "ignored",
@@ -306,7 +306,7 @@ def test_every_figure_is_shown_in_the_defined_order_with_its_caption(inputs):
 
 def test_figure_order_puts_known_figures_first_then_the_rest_by_name():
     names = ["b.png", "steps_confusion.png", "a.png", "confusion_counts.png"]
-    assert report_inputs.figure_order(names) == [
+    assert report_figures.figure_order(names) == [
         "confusion_counts.png",
         "steps_confusion.png",
         "a.png",
@@ -733,7 +733,7 @@ def real_report(tmp_path_factory) -> tuple[Path, list[bytes]]:
     args += ["--comparison", str(directory / "comparison.json")]
     args += ["--comparison-plot", str(directory / "delta.png")]
     report.main(args)
-    names = report_inputs.figure_order(path.name for path in (directory / "figures").glob("*.png"))
+    names = report_figures.figure_order(path.name for path in (directory / "figures").glob("*.png"))
     images = [(directory / "figures" / name).read_bytes() for name in names]
     return out, [(directory / "delta.png").read_bytes(), *images]  # the comparison comes first
 

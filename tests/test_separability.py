@@ -237,9 +237,9 @@ def test_heatmap_at_100_classes_is_colour_only():
     assert not overlapping(figure, ax.get_yticklabels())
 
 
-def pair_map(a: str, b: str, best: tuple[int, int] | None) -> separability_plots.PairMap:
+def pair_map(a: str, b: str, best: tuple[int, int] | None) -> diagnosis.PairMap:
     rng = np.random.default_rng(0)
-    return separability_plots.PairMap(
+    return diagnosis.PairMap(
         a=a,
         b=b,
         mean_a=rng.uniform(0, 16, (4, 5)),
@@ -273,7 +273,7 @@ def test_maps_show_two_means_and_a_labelled_accuracy_map_per_pair():
 def test_maps_of_28x28_images_with_word_class_names_keep_their_titles_apart():
     rng = np.random.default_rng(0)
     pairs = [
-        separability_plots.PairMap(
+        diagnosis.PairMap(
             a=a,
             b=b,
             mean_a=rng.uniform(0, 255, (28, 28)),

@@ -61,7 +61,7 @@ def history(splits) -> training_steps.StepHistory:
 
 def test_every_step_scores_as_scikit_learn_on_an_independent_refit(splits, history):
     (train_x, train_y), (validation_x, validation_y) = splits
-    # built here, not through models.py: the contract is "the params' MLP, one
+    # built here, not through digitwise.models: the contract is "the params' MLP, one
     # partial_fit epoch per step, one seeded RandomState across the steps"
     refit = MLPClassifier(
         hidden_layer_sizes=(8,),

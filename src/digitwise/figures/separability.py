@@ -8,7 +8,6 @@ only, are clipped (the colorbar's arrow); the heatmap's cells carry their number
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -19,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
 from digitwise.figures import heatmaps, images
+from digitwise.pixels.diagnosis import PairMap
 
 ACCURACY_CMAP = "RdBu"  # red = low, white = 0.5, blue = high; as heatmaps.pairwise_accuracy
 MARKER_COLOUR = "#ff9f1c"  # orange: stands out on gray_r digits and on the red-blue maps
@@ -29,19 +29,6 @@ MAP_CMAP = "Blues"
 MAP_LIMITS = (0.5, 1.0)
 MAP_COLORBAR_LABEL = "held-out accuracy of the pixel's best threshold"
 LABELLED_PAIRS = 8  # pairs named on the scatter: those the model separates worst
-
-
-@dataclass(frozen=True)
-class PairMap:
-    """What one row of the separability maps shows, for the pair (a, b)."""
-
-    a: str
-    b: str
-    mean_a: np.ndarray  # (h, w) mean training image of class a; NaN if the class is absent
-    mean_b: np.ndarray  # (h, w)
-    accuracy: np.ndarray  # (h, w) held-out accuracy of each pixel's rule; NaN if undefined
-    best: tuple[int, int] | None  # (row, col) of the best pixel; None if the pair is undefined
-    best_accuracy: float  # held-out accuracy at the best pixel; NaN if undefined
 
 
 def separability_heatmap(

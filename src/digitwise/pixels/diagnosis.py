@@ -3,8 +3,9 @@ the model tells them apart, as the diagnose_data stage reports them."""
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -12,9 +13,6 @@ from digitwise.data import datasets
 from digitwise.errors import UserError
 from digitwise.pixels import separability
 from digitwise.pixels.separability import Separability
-
-if TYPE_CHECKING:  # at run time only once the inputs are valid: it imports seaborn
-    from digitwise.figures.separability import PairMap
 
 
 def model_pairwise_accuracy(
@@ -47,6 +45,19 @@ def model_pairwise_accuracy(
     ):
         raise UserError(f"{source}: 'pairwise_accuracy' values must be numbers in 0..1 or null")
     return np.array([math.nan if v is None else float(v) for v in values]).reshape(k, k)
+
+
+@dataclass(frozen=True)
+class PairMap:
+    """What one row of the separability maps shows, for the pair (a, b)."""
+
+    a: str
+    b: str
+    mean_a: np.ndarray  # (h, w) mean training image of class a; NaN if the class is absent
+    mean_b: np.ndarray  # (h, w)
+    accuracy: np.ndarray  # (h, w) held-out accuracy of each pixel's rule; NaN if undefined
+    best: tuple[int, int] | None  # (row, col) of the best pixel; None if the pair is undefined
+    best_accuracy: float  # held-out accuracy at the best pixel; NaN if undefined
 
 
 def confused_pairs(
@@ -181,10 +192,8 @@ def class_mean(dataset: datasets.Dataset, k: int) -> np.ndarray:
 
 def build_pair_maps(
     result: Separability, train: datasets.Dataset, pairs: Sequence[tuple[int, int]]
-) -> list["PairMap"]:
+) -> list[PairMap]:
     """The rows of the separability maps, one per pair (a < b), in the given order."""
-    from digitwise.figures.separability import PairMap
-
     image_shape = train.images.shape[1:]
     rows = {(a, b): q for q, (a, b) in enumerate(result.pairs.tolist())}
     pair_maps = []
@@ -203,3 +212,15 @@ def build_pair_maps(
             )
         )
     return pair_maps
+
+
+def pair_names(result: Separability, classes: Sequence[str]) -> list[str]:
+    """ "a-b" for each pair of classes, in the order of ``result.pairs``."""
+    return [f"{classes[i]}-{classes[j]}" for i, j in result.pairs.tolist()]
+
+
+def no_maps_note(maps: int) -> str:
+    """What the separability maps figure says when it has no pair to draw."""
+    if maps == 0:
+        return "separability.maps is 0: no maps drawn"
+    return "no confusions in top_confusions.json: nothing to map"

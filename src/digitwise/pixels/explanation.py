@@ -63,7 +63,7 @@ LINEAR_CHUNK = 500
 
 def fitted_classes(model: Any) -> np.ndarray:
     """The model's classes as indices into the class list (its output columns, in order)."""
-    return np.asarray(model.classes_).astype(np.int64)  # checked by model_io.check_fits_data
+    return np.asarray(model.classes_).astype(np.int64)  # checked by files.check_fits_data
 
 
 def expand_classes(

@@ -4,14 +4,11 @@ the parsed JSON and the file's name for messages, and returns typed values."""
 
 import math
 import re
-import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, NoReturn
 
 from digitwise.errors import UserError
-from digitwise.report.captions import FIGURES
 
 # (key in the metrics file, label); the headline table's rows, in this order.
 HEADLINE = (
@@ -39,9 +36,6 @@ CHANGE_KEYS = ("new", "base", "difference")
 DEFAULT_LEVEL = 0.95  # of an interval whose file does not say
 
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
 @dataclass(frozen=True)
 class ClassScores:
     precision: float
@@ -63,18 +57,6 @@ class Confusion:
     predicted: str
     count: int
     share_of_actual: float
-
-
-@dataclass(frozen=True)
-class Figure:
-    name: str  # file name, the figure's identity in the page
-    png: bytes
-    width: int
-    height: int
-
-    @property
-    def stem(self) -> str:
-        return self.name.removesuffix(".png")
 
 
 @dataclass(frozen=True)
@@ -369,38 +351,6 @@ def parse_comparison(payload: Any, source: str) -> Comparison:
         per_class_recall=optional("per_class_recall", _recalls),
         changed_confusions=optional("changed_confusions", _changed_cells),
     )
-
-
-def read_png(path: Path) -> Figure:
-    """A PNG file with its pixel size, read from the IHDR chunk (the first, by the spec)."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise UserError(f"{path}: cannot read it ({error.strerror})") from None
-    if not (data.startswith(PNG_SIGNATURE) and len(data) >= 24 and data[12:16] == b"IHDR"):
-        raise UserError(f"{path}: not a PNG image")
-    width, height = struct.unpack(">II", data[16:24])
-    if width == 0 or height == 0:
-        raise UserError(f"{path}: a PNG image of {width} x {height} pixels")
-    return Figure(path.name, data, width, height)
-
-
-def figure_order(names: Iterable[str]) -> list[str]:
-    """Known figures in FIGURES' reading order, then any others by name."""
-    names = set(names)
-    known = [f"{stem}.png" for stem in FIGURES if f"{stem}.png" in names]
-    return known + sorted(names - set(known))
-
-
-def read_figures(directory: str | Path) -> list[Figure]:
-    """Every ``*.png`` directly in ``directory``, in ``figure_order``."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise UserError(f"{directory}: not a directory (expected the figures directory)")
-    names = [path.name for path in directory.glob("*.png") if path.is_file()]
-    if not names:
-        raise UserError(f"{directory}: holds no .png figures")
-    return [read_png(directory / name) for name in figure_order(names)]
 
 
 def in_class_order(metrics: Metrics, classes: Sequence[str], source: str) -> Metrics:

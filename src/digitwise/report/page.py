@@ -18,12 +18,12 @@ from importlib import resources
 from typing import Any
 
 from digitwise.report.captions import COMPARISON_PLOT_CAPTION, FIGURES, GENERIC_CAPTION
+from digitwise.report.figures import Figure
 from digitwise.report.inputs import (
     COUNT_METRICS,
     HEADLINE,
     Comparison,
     Confusion,
-    Figure,
     Metrics,
 )
 

@@ -1,1 +1,0 @@
-"""Data sources (digits, MNIST-format files), splits, the prepared files and features."""

@@ -1,1 +1,0 @@
-"""Which held-out images to show for a confusion."""

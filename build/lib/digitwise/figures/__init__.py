@@ -1,1 +1,0 @@
-"""Drawing only: every function returns a figure and never saves it."""

@@ -1,1 +1,0 @@
-"""Writing outputs atomically and byte-reproducibly, and reading JSON inputs."""

@@ -1,1 +1,0 @@
-"""The classifiers and their hyperparameters, model files, and training in steps."""

@@ -1,2 +1,0 @@
-"""Pixel-level analysis: one-pixel separability, attribution, and the stage-level
-results built from them."""

@@ -1,1 +1,0 @@
-"""The predictions file: its schema, writer and reader."""

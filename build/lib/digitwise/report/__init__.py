@@ -1,1 +1,0 @@
-"""The offline HTML report: its inputs, its page, its style sheet."""

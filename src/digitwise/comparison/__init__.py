@@ -1,0 +1,2 @@
+"""A run against a baseline (McNemar, paired bootstrap, changed confusions) and the
+regression gate."""
