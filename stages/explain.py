@@ -1,16 +1,8 @@
 """Stage explain: which pixels push the model toward each class, as in SHAP's image plots.
 
-A logistic regression is explained exactly: the SHAP values of its logits with
-independent pixels (``linear_shap``), for every held-out sample, since they cost one
-multiplication each. Any other model is explained by occlusion on its probabilities:
-each square patch of ``attribution.patch`` pixels in turn set to its training mean,
-(pixels / patch^2 + 1) model evaluations per sample, for the examples drawn plus a
-seeded subset of at most ``attribution.max_samples`` held-out samples, as many as fit
-in ``attribution.max_evaluations``. Both measure against the same background, the mean
-training image.
-
-Reads the predictions file for which samples were misclassified and how confidently,
-and checks that the model gives the same probabilities before explaining it."""
+Exact linear SHAP for a logistic regression, occlusion of square patches within a budget
+for any other model; ``digitwise.pixels.explanation`` says how, and checks first that the
+model gives the predictions file's probabilities."""
 
 import argparse
 import sys

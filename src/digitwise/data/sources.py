@@ -71,7 +71,7 @@ def _label_numbers(parts: list) -> tuple[str, ...]:
     """The default class names "0".."max label". Labels 0..max with most numbers unused
     are refused: one damaged label of 255 would otherwise make 256 classes."""
     highest, file = max((int(part[1].max()), part[3]) for part in parts)
-    present = np.union1d(*(np.unique(part[1]) for part in parts))
+    present = np.unique(np.concatenate([part[1] for part in parts]))
     if highest + 1 > 2 * len(present):
         raise DataError(
             f"{file}: labels go up to {highest}, but only {len(present)} of 0..{highest} occur; "

@@ -167,17 +167,14 @@ def _explain_linear(
     features = features.astype(np.float64)
     coef, intercept = attribution.linear_coefficients(model)
     logits = attribution.linear_logits(model, features)
-    error = 0.0
+    base, example_phi = attribution.linear_shap(coef, intercept, features[examples], background)
+    error = float("nan") if n == 0 else 0.0  # as efficiency_error says of no samples
     for start in range(0, n, LINEAR_CHUNK):
         rows = slice(start, start + LINEAR_CHUNK)
-        base, phi = attribution.linear_shap(coef, intercept, features[rows], background)
+        _, phi = attribution.linear_shap(coef, intercept, features[rows], background)
         error = max(error, attribution.efficiency_error(base, phi, logits[rows]))
-    if n == 0:
-        base, _ = attribution.linear_shap(coef, intercept, features, background)
-        error = float("nan")
     if not error <= EFFICIENCY_TOLERANCE * max(1.0, float(np.abs(logits).max(initial=0))):
         raise RuntimeError(f"linear SHAP values do not add up to the logits: error {error}")
-    _, example_phi = attribution.linear_shap(coef, intercept, features[examples], background)
     everyone = np.arange(n)
     return Explanation(
         method="linear_shap",
