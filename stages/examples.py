@@ -15,7 +15,8 @@ from digitwise.cli import run
 from digitwise.data import datasets
 from digitwise.examples.report import check_classes, examples_report
 from digitwise.io import outputs
-from digitwise.predictions.schema import read_csv, rows_in_split
+from digitwise.predictions.reading import read_predictions
+from digitwise.predictions.schema import require_probabilities, rows_in_split
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -34,7 +35,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     held_out = datasets.load_split(args.data, "test")
     classes_path = Path(args.data) / "classes.json"
     check_classes(args.predictions, held_out.classes, classes_path)
-    predictions = read_csv(args.predictions, held_out.classes)
+    predictions = read_predictions(args.predictions, held_out.classes)
+    require_probabilities(predictions, args.predictions, "choosing examples by confidence")
     rows = rows_in_split(
         predictions,
         held_out.ids,

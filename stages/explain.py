@@ -19,7 +19,8 @@ from digitwise.io import outputs
 from digitwise.models import estimators as models
 from digitwise.models import files as model_io
 from digitwise.pixels.explanation import check_same_model, explain, report
-from digitwise.predictions.schema import read_csv, rows_in_split
+from digitwise.predictions.reading import read_predictions
+from digitwise.predictions.schema import require_probabilities, rows_in_split
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -37,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = params.attribution_params(params.load(args.params))
     train = datasets.load_split(args.data, "train")
     test = datasets.load_split(args.data, "test")
-    predictions = read_csv(args.predictions, test.classes)
+    predictions = read_predictions(args.predictions, test.classes)
+    require_probabilities(predictions, args.predictions, "explaining predictions")
     rows = rows_in_split(
         predictions,
         test.ids,

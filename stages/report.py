@@ -10,22 +10,9 @@ on the inputs' contents and the figures' file names, never on paths, time or loc
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from digitwise.cli import run
-from digitwise.data import datasets
-from digitwise.errors import UserError
-from digitwise.io import jsonfile, outputs
-from digitwise.report.figures import read_figures, read_png
-from digitwise.report.inputs import (
-    check_same_predictions,
-    in_class_order,
-    parse_comparison,
-    parse_intervals,
-    parse_metrics,
-    parse_top_confusions,
-)
-from digitwise.report.page import render
+from digitwise.cli.report import run_report
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -41,40 +28,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--classes", help="class list JSON: per-class rows in its order (else natural order)"
     )
     args = parser.parse_args(argv)
-    if (args.comparison is None) != (args.comparison_plot is None):
-        raise UserError("--comparison and --comparison-plot must be given together")
-    outputs.check_destinations(args.out)
-    inputs = (
-        args.metrics,
-        args.top_confusions,
-        args.intervals,
-        args.comparison,
-        args.comparison_plot,
+    run_report(
+        metrics_path=args.metrics,
+        top_confusions_path=args.top_confusions,
+        figures_dir=args.figures,
+        out=args.out,
+        intervals_path=args.intervals,
+        comparison_path=args.comparison,
+        comparison_plot=args.comparison_plot,
+        classes_path=args.classes,
     )
-    out = Path(args.out).resolve()
-    if any(path is not None and Path(path).resolve() == out for path in inputs):
-        raise UserError(f"{args.out}: is also an input; write the report elsewhere")
-
-    metrics = parse_metrics(jsonfile.read_json(args.metrics), args.metrics)
-    if args.classes is not None:
-        metrics = in_class_order(metrics, datasets.load_classes(args.classes), args.metrics)
-    confusions = parse_top_confusions(jsonfile.read_json(args.top_confusions), args.top_confusions)
-    figures = read_figures(args.figures)
-    intervals = None
-    if args.intervals is not None:
-        intervals = parse_intervals(jsonfile.read_json(args.intervals), args.intervals)
-    comparison = None
-    if args.comparison is not None:
-        comparison = (
-            parse_comparison(jsonfile.read_json(args.comparison), args.comparison),
-            read_png(Path(args.comparison_plot)),
-        )
-
-    if comparison is not None:
-        check_same_predictions(metrics, comparison[0], args.metrics, args.comparison)
-
-    page = render(metrics, confusions, figures, intervals=intervals, comparison=comparison)
-    outputs.write_text(args.out, page)
 
 
 if __name__ == "__main__":

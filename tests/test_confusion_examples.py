@@ -13,7 +13,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from digitwise.errors import UserError
 from digitwise.examples.selection import CellExamples, ClassExample, select_examples
 from digitwise.figures.confusion_examples import confusion_examples_figure
-from digitwise.predictions.schema import Predictions, read_csv
+from digitwise.predictions.reading import read_predictions
+from digitwise.predictions.schema import Predictions
 from stages import examples, predict, prepare, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -272,7 +273,7 @@ def test_stage_writes_exactly_its_two_files_reproducibly(prepared, tmp_path):
 
     report = json.loads((tmp_path / "a" / "confusion_examples.json").read_text())
     classes = tuple(str(d) for d in range(10))
-    got = read_csv(prepared / "predictions.csv", classes)
+    got = read_predictions(prepared / "predictions.csv", classes)
     by_id = {int(s): i for i, s in enumerate(got.sample)}
     assert (report["cells"], report["per_cell"]) == (5, 4)
     assert len(report["confusions"]) == 5

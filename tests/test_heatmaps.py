@@ -1,9 +1,14 @@
 """Heatmaps checked by what is on the axes: labels, cell texts, colour limits, overlap."""
 
+import io
+
+import matplotlib
 import numpy as np
 import pytest
+from PIL import Image
 
 from digitwise.figures import heatmaps
+from digitwise.io import outputs
 from digitwise.io.outputs import png_bytes
 
 
@@ -56,6 +61,22 @@ def test_normalized_heatmap_shows_share_and_count():
     assert ax.collections[0].get_clim() == (0, 1)
 
 
+# Every heatmap of this module, as a function of (counts, classes).
+KINDS = {
+    "counts": heatmaps.confusion_counts_heatmap,
+    "normalized": heatmaps.confusion_normalized_heatmap,
+    "pairwise": lambda counts, classes: heatmaps.pairwise_accuracy_heatmap(
+        np.full(counts.shape, 0.9), classes
+    ),
+    "label": lambda counts, classes: heatmaps.pairwise_label_accuracy_heatmap(
+        np.full(counts.shape, 0.8), classes
+    ),
+    "delta": lambda counts, classes: heatmaps.confusion_delta_heatmap(
+        counts, counts_for(len(classes), seed=1), classes, ref="main"
+    ),
+}
+
+
 def test_pairwise_heatmap_is_diverging_over_zero_to_one_with_blank_undefined_cells():
     accuracy = np.array([[0.9, 0.75, np.nan], [0.75, 0.5, np.nan], [np.nan, np.nan, np.nan]])
     ax, colorbar = heatmap_axes(heatmaps.pairwise_accuracy_heatmap(accuracy, ["x", "y", "z"]))
@@ -75,19 +96,13 @@ def overlapping_labels(figure, labels) -> bool:
     return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
 
 
-@pytest.mark.parametrize("n_classes", [10, 28])
 @pytest.mark.parametrize(
-    "draw",
-    [
-        heatmaps.confusion_counts_heatmap,
-        heatmaps.confusion_normalized_heatmap,
-        lambda counts, classes: heatmaps.pairwise_accuracy_heatmap(
-            np.full(counts.shape, 0.9), classes
-        ),
-    ],
-    ids=["counts", "normalized", "pairwise"],
+    ("kind", "n_classes"),
+    # the label and delta heatmaps share the drawing: at 10 classes only, to save time
+    [(kind, n) for n in (10, 28) for kind in KINDS if n == 10 or kind not in ("label", "delta")],
 )
-def test_readable_at_10_and_28_classes(n_classes, draw):
+def test_readable_at_10_and_28_classes(kind, n_classes):
+    draw = KINDS[kind]
     figure = draw(counts_for(n_classes), names(n_classes))
     ax, _ = heatmap_axes(figure)
     xticks, yticks = tick_texts(ax)
@@ -145,3 +160,191 @@ def test_small_matrices_and_long_names_stay_inside_the_image(classes):
     for text in texts:
         box = text.get_window_extent(renderer).transformed(figure.dpi_scale_trans.inverted())
         assert Bbox.union([saved, box]).bounds == pytest.approx(saved.bounds), text.get_text()
+
+
+def test_label_heatmap_draws_like_the_pairwise_one_with_its_own_title_and_blank_nan():
+    accuracy = np.array([[0.9, np.nan, 0.25], [np.nan, np.nan, 0.5], [0.25, 0.5, 1.0]])
+    figure = heatmaps.pairwise_label_accuracy_heatmap(accuracy, ["x", "y", "z"])
+    ax, colorbar = heatmap_axes(figure)
+    assert ax.get_title() == "Pairwise accuracy from labels: a or b predicted as the right one"
+    assert colorbar.get_ylabel() == "pairwise label accuracy (diagonal: recall)"
+    assert ax.get_xlabel() == "class_b" and ax.get_ylabel() == "class_a"
+    mesh = ax.collections[0]
+    assert mesh.get_cmap().name == "RdBu" and mesh.get_clim() == (0, 1)
+    # NaN cells are masked (no colour: the white background shows) and carry no text
+    cells = mesh.get_array().reshape(3, 3)
+    assert np.array_equal(np.ma.getmaskarray(cells), np.isnan(accuracy))
+    texts = {
+        (int(text.get_position()[1]), int(text.get_position()[0])): text.get_text()
+        for text in ax.texts
+    }  # seaborn puts each text at its cell's centre: (column + 0.5, row + 0.5)
+    assert texts == {
+        (0, 0): "0.90", (0, 2): "0.25", (1, 2): "0.50",
+        (2, 0): "0.25", (2, 1): "0.50", (2, 2): "1.00",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("n_classes", [2, 10, 28, 40, 41, 100, 300, 1000])
+def test_layout_keeps_the_grid_bounded_and_the_fonts_readable(n_classes):
+    style = heatmaps.layout(n_classes)
+    grid = style.cell * n_classes
+    assert 3 <= grid <= heatmaps.MAX_GRID + 1e-9
+    assert style.font >= 5 and style.tick_font >= 6
+    assert style.annotate == (n_classes <= heatmaps.MAX_ANNOTATED_CLASSES)
+
+
+def test_layout_is_unchanged_up_to_40_classes():
+    assert heatmaps.layout(2).cell == 1.5
+    assert heatmaps.layout(12).cell == 0.6
+    assert heatmaps.layout(28).cell == pytest.approx(12 / 28)
+    assert heatmaps.layout(40).cell == pytest.approx(0.3)
+
+
+def assert_bounded_with_a_readable_colorbar(figure):
+    """At most 20 in a side, saved at most at 200 dpi: at most 4,000 px a side."""
+    assert max(figure.get_size_inches()) <= 20
+    assert outputs.FIGURE_DPI <= 200
+    ax, colorbar = heatmap_axes(figure)
+    height = figure.get_size_inches()[1]
+    grid = ax.get_position().height * height
+    assert 0.6 <= colorbar.get_position().height * height / grid <= 1
+    assert min(label.get_fontsize() for label in colorbar.get_yticklabels()) >= 8
+    assert colorbar.yaxis.label.get_fontsize() >= 8
+
+
+@pytest.mark.parametrize("kind", ["normalized", "pairwise", "label", "delta"])
+def test_every_kind_stays_bounded_at_1000_classes(kind):
+    """Built, not rendered: the counts heatmap is rendered below, and they share layout."""
+    figure = KINDS[kind](counts_for(1000), [f"class_{i:04d}" for i in range(1000)])
+    assert_bounded_with_a_readable_colorbar(figure)
+    ax, _ = heatmap_axes(figure)
+    assert len(ax.texts) == 0
+    assert not ax.collections and len(ax.images) == 1  # one image: no mesh, no cell lines
+    assert len(ax.get_xticklabels()) < 100
+
+
+def test_colour_only_cells_show_each_value_in_its_place_and_nan_blank():
+    """Above 40 classes the cells are an image: each cell's pixels, read back from the
+    drawn canvas, are the colormap's colour of its value, in row and column order."""
+    n = 50
+    rng = np.random.default_rng(3)
+    matrix = rng.random((n, n))
+    matrix[7, 11] = np.nan
+    figure = heatmaps.pairwise_accuracy_heatmap(matrix, names(n))
+    ax, _ = heatmap_axes(figure)
+    figure.canvas.draw()
+    pixels = np.asarray(figure.canvas.buffer_rgba())
+    height = pixels.shape[0]
+    colormap = matplotlib.colormaps["RdBu"]
+    for row, column in [(0, 0), (0, n - 1), (n - 1, 0), (20, 33), (7, 12), (7, 11)]:
+        x, y = ax.transData.transform((column + 0.5, row + 0.5))
+        drawn = pixels[int(height - y), int(x)] / 255
+        if np.isnan(matrix[row, column]):
+            np.testing.assert_allclose(drawn, [1, 1, 1, 1])  # the white figure behind
+        else:
+            np.testing.assert_allclose(drawn, colormap(matrix[row, column]), atol=1.5 / 255)
+
+
+@pytest.mark.parametrize("n_classes", [2, 41, 300])
+def test_the_colorbar_reads_at_any_size(n_classes):
+    figure = heatmaps.confusion_counts_heatmap(counts_for(n_classes), names(n_classes))
+    assert_bounded_with_a_readable_colorbar(figure)
+
+
+def assert_thinned_from_the_first_without_overlap(figure, classes):
+    ax, _ = heatmap_axes(figure)
+    xticks, yticks = tick_texts(ax)
+    step = round(len(classes) / len(xticks))
+    assert step in {1, 2, 5, 10, 20, 50}
+    assert xticks == yticks == classes[::step]  # the first class always named
+    assert list(ax.get_xticks()) == [i + 0.5 for i in range(0, len(classes), step)]
+    assert not overlapping_labels(figure, ax.get_xticklabels())
+    assert not overlapping_labels(figure, ax.get_yticklabels())
+    assert min(t.get_fontsize() for t in ax.get_xticklabels() + ax.get_yticklabels()) >= 5
+
+
+@pytest.mark.parametrize("n_classes", [41, 100, 300])
+def test_class_names_are_thinned_from_the_first_so_they_never_overlap(n_classes):
+    classes = [f"class_{i:04d}" for i in range(n_classes)]
+    figure = heatmaps.confusion_counts_heatmap(counts_for(n_classes), classes)
+    assert_thinned_from_the_first_without_overlap(figure, classes)
+    assert len(tick_texts(heatmap_axes(figure)[0])[0]) == (n_classes if n_classes <= 100 else 60)
+
+
+def test_1000_classes_render_to_a_png_of_at_most_4000_px_with_names_apart():
+    classes = [f"class_{i:04d}" for i in range(1000)]
+    figure = heatmaps.confusion_counts_heatmap(counts_for(1000), classes)
+    assert_bounded_with_a_readable_colorbar(figure)
+    assert_thinned_from_the_first_without_overlap(figure, classes)
+    width, height = Image.open(io.BytesIO(png_bytes(figure))).size
+    assert 1000 <= width <= 4000 and 1000 <= height <= 4000
+
+
+def test_cell_texts_are_made_only_when_shown():
+    """A million strings at 1,000 classes would cost more than drawing the cells."""
+
+    def no_texts():
+        raise AssertionError("cell texts made for a heatmap without them")
+
+    classes = names(41)
+    figure = heatmaps.draw_matrix(
+        np.zeros((41, 41)), classes, None, annotations=no_texts, cmap="Blues", vmin=0,
+        vmax=1, colorbar_label="", title="", xlabel="", ylabel="",
+    )  # fmt: skip
+    assert len(heatmap_axes(figure)[0].texts) == 0
+
+
+def test_label_step_is_a_round_number_that_leaves_a_line_between_names():
+    assert heatmaps.label_step(cell=0.6, font=10) == 1
+    assert [heatmaps.label_step(cell=1.5 / 72 / n, font=1) for n in (2, 3, 7, 11, 30)] == [
+        2, 5, 10, 20, 50,
+    ]  # fmt: skip
+
+
+def test_long_class_names_are_shortened_so_the_figure_stays_bounded():
+    classes = [f"{i}-" + "x" * 300 for i in range(10)]
+    figure = heatmaps.confusion_counts_heatmap(counts_for(10), classes)
+    ax, _ = heatmap_axes(figure)
+    labels = [label.get_text() for label in ax.get_yticklabels()]
+    assert labels[3] == classes[3][: heatmaps.MAX_NAME - 1] + "\N{HORIZONTAL ELLIPSIS}"
+    width, height = Image.open(io.BytesIO(png_bytes(figure))).size
+    assert width <= 4000 and height <= 4000
+
+
+@pytest.mark.parametrize("kind", ["counts", "normalized", "pairwise"])
+def test_the_cells_are_seaborns_heatmap_byte_for_byte(kind):
+    """Up to 40 classes the cells are drawn as seaborn's ``heatmap`` draws them, without
+    importing seaborn: the same figure made with seaborn gives the same PNG."""
+    import seaborn as sns
+
+    n = 10
+    counts = counts_for(n)
+    classes = names(n)
+    ours = KINDS[kind](counts, classes)
+    ax = heatmap_axes(ours)[0]
+    matrix = np.ma.filled(ax.collections[0].get_array().astype(float), np.nan).reshape(n, n)
+    texts = np.array([text.get_text() for text in ax.texts]).reshape(n, n)
+
+    figure, reference = heatmaps._figure_and_axes(n, None)
+    style = heatmaps.layout(n)
+    sns.heatmap(
+        matrix,
+        ax=reference,
+        cmap=ax.collections[0].get_cmap(),
+        vmin=ax.collections[0].norm.vmin,
+        vmax=ax.collections[0].norm.vmax,
+        annot=texts,
+        fmt="",
+        annot_kws={"fontsize": style.font},
+        square=True,
+        linewidths=0.5,
+        linecolor="white",
+        xticklabels=False,
+        yticklabels=False,
+        cbar_kws={"label": heatmap_axes(ours)[1].get_ylabel(), "shrink": 0.8},
+    )
+    reference.set_title(ax.get_title())
+    reference.set_xlabel(ax.get_xlabel())
+    reference.set_ylabel(ax.get_ylabel())
+    heatmaps._label_classes(reference, classes, style.tick_font)
+    assert png_bytes(ours) == png_bytes(figure)

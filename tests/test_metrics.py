@@ -645,3 +645,109 @@ def test_headline_metrics_match_sklearn(problem):
         assert row["recall"] == pytest.approx(recall[i], rel=RTOL, abs=ATOL)
         assert row["f1"] == pytest.approx(f1[i], rel=RTOL, abs=ATOL)
         assert row["support"] == support[i]
+
+
+# ---------------------------------------------------------------------------
+# Many classes, many rows, labels only
+# ---------------------------------------------------------------------------
+
+
+@COSTLY
+@given(problems(max_classes=12))
+def test_pairwise_auc_by_column_matches_brute_force(problem):
+    # the path taken above _AUC_PAIR_LOOP_CLASSES classes, forced on small problems
+    y_true, _, proba, n_classes = problem
+    original = metrics._AUC_PAIR_LOOP_CLASSES
+    metrics._AUC_PAIR_LOOP_CLASSES = 0
+    try:
+        ours = metrics.pairwise_auc(y_true, proba)
+    finally:
+        metrics._AUC_PAIR_LOOP_CLASSES = original
+    assert_close(ours, brute_pairwise_auc(y_true, proba, n_classes))
+
+
+def test_pairwise_auc_at_many_classes_matches_sklearn_ovo():
+    rng = np.random.default_rng(5)
+    n_classes = 36  # above _AUC_PAIR_LOOP_CLASSES, so the by-column path runs
+    y_true = rng.permutation(np.concatenate([np.arange(n_classes), rng.integers(0, 36, 300)]))
+    proba = np.round(rng.dirichlet(np.ones(n_classes) * 0.3, size=y_true.size), 3)
+    proba /= proba.sum(axis=1, keepdims=True)
+    assert n_classes > metrics._AUC_PAIR_LOOP_CLASSES
+    expected = skm.roc_auc_score(y_true, proba, multi_class="ovo", labels=range(n_classes))
+    assert_close(metrics.m_measure(metrics.pairwise_auc(y_true, proba)), expected)
+
+
+def brute_pairwise_label_accuracy(y_true, y_pred, n_classes):
+    expected = np.full((n_classes, n_classes), np.nan)
+    pairs = list(zip(y_true.tolist(), y_pred.tolist(), strict=True))
+    for a in range(n_classes):
+        of_a = [p for t, p in pairs if t == a]
+        if of_a:
+            expected[a, a] = sum(p == a for p in of_a) / len(of_a)
+        for b in range(n_classes):
+            if a != b:
+                kept = [(t, p) for t, p in pairs if t in (a, b) and p in (a, b)]
+                if kept:
+                    expected[a, b] = sum(t == p for t, p in kept) / len(kept)
+    return expected
+
+
+@COSTLY
+@given(problems())
+def test_pairwise_label_accuracy_matches_brute_force(problem):
+    y_true, y_pred, _, n_classes = problem
+    counts = metrics.confusion_matrix(y_true, y_pred, n_classes=n_classes)
+    ours = metrics.pairwise_label_accuracy(counts)
+    assert_close(ours, brute_pairwise_label_accuracy(y_true, y_pred, n_classes))
+    np.testing.assert_array_equal(ours, ours.T)
+
+
+@COSTLY
+@given(problems(), st.integers(1, 9))
+def test_predicted_not_argmax_matches_brute_force(problem, chunk):
+    y_true, y_pred, proba, _ = problem
+    expected = np.mean([proba[i, y_pred[i]] < proba[i].max() for i in range(y_true.size)])
+    original = metrics._ROWS_PER_CHUNK
+    metrics._ROWS_PER_CHUNK = chunk  # several chunks, and a short last one
+    try:
+        assert metrics.predicted_not_argmax(y_pred, proba) == pytest.approx(expected)
+        # the true labels as predictions of a proba built around them: argmax mostly
+        assert metrics.predicted_not_argmax(proba.argmax(axis=1), proba) == 0.0
+    finally:
+        metrics._ROWS_PER_CHUNK = original
+
+
+@COSTLY
+@given(problems(min_classes=3), st.integers(1, 3), st.integers(1, 9))
+def test_top_k_accuracy_in_chunks_matches_sklearn(problem, k, chunk):
+    y_true, _, proba, n_classes = problem
+    original = metrics._ROWS_PER_CHUNK
+    metrics._ROWS_PER_CHUNK = chunk
+    try:
+        ours = metrics.top_k_accuracy(y_true, proba, k=k)
+    finally:
+        metrics._ROWS_PER_CHUNK = original
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        expected = skm.top_k_accuracy_score(y_true, proba, k=k, labels=range(n_classes))
+    assert_close(ours, expected)
+
+
+@COSTLY
+@given(problems(min_classes=3, all_present=True))
+def test_label_only_headline_metrics_match_sklearn_and_leave_out_probabilities(problem):
+    y_true, y_pred, _, n_classes = problem
+    y_true, y_pred = y_true.astype(np.int64), y_pred.astype(np.int64)
+    predictions = Predictions(
+        sample=np.arange(y_true.size, dtype=np.int64),
+        actual=y_true,
+        predicted=y_pred,
+        proba=None,
+        classes=tuple(f"c{i}" for i in range(n_classes)),
+    )
+    counts = metrics.confusion_matrix(y_true, y_pred, n_classes=n_classes)
+    result = headline_metrics(predictions, counts, None)
+    for name, value in sklearn_summary(y_true, y_pred).items():
+        np.testing.assert_allclose(result[name], value, rtol=RTOL, atol=ATOL, equal_nan=True)
+    for absent in ("log_loss", "top_2_accuracy", "auc_ovo_m", "predicted_not_argmax", "note"):
+        assert absent not in result

@@ -69,6 +69,7 @@ HEADLINE_KEYS = {
     "log_loss",
     "top_2_accuracy",
     "auc_ovo_m",
+    "predicted_not_argmax",
     "n_samples",
     "per_class",
 }

@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digitwise.predictions.schema import Predictions, PredictionsError, read_csv, to_csv
+from digitwise.predictions.reading import read_predictions
+from digitwise.predictions.schema import Predictions, PredictionsError, to_csv
 
 CLASSES = ("cat", "dog", "emu")
 HEADER = "sample,actual,predicted,proba_cat,proba_dog,proba_emu\n"
@@ -40,7 +41,7 @@ def test_written_files_read_back_exactly(tmp_path_factory, rows):
     )
     path = tmp_path_factory.mktemp("roundtrip") / "p.csv"
     path.write_text(to_csv(predictions))
-    back = read_csv(path, CLASSES)
+    back = read_predictions(path, CLASSES)
     for field in ("sample", "actual", "predicted", "proba"):
         np.testing.assert_array_equal(getattr(back, field), getattr(predictions, field))
 
@@ -50,7 +51,7 @@ def test_columns_may_come_in_any_order_and_extra_columns_are_ignored(tmp_path):
         tmp_path,
         "note,proba_emu,predicted,proba_dog,sample,proba_cat,actual\nx,0.1,dog,0.7,5,0.2,cat\n",
     )
-    back = read_csv(path, CLASSES)
+    back = read_predictions(path, CLASSES)
     assert back.actual.tolist() == [0]
     assert back.predicted.tolist() == [1]
     np.testing.assert_array_equal(back.proba, [[0.2, 0.7, 0.1]])
@@ -59,7 +60,11 @@ def test_columns_may_come_in_any_order_and_extra_columns_are_ignored(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", r"empty file; expected a header 'sample,actual,predicted,proba_cat,\.\.\.,proba_emu'"),
+        (
+            "",
+            r"empty file; expected a header 'sample,actual,predicted' and optionally "
+            r"'proba_cat,\.\.\.,proba_emu'",
+        ),
         (HEADER, r"has a header but no rows"),
         (
             "sample,actual,proba_cat,proba_dog,proba_emu\n1,cat,1,0,0\n",
@@ -98,7 +103,7 @@ def test_columns_may_come_in_any_order_and_extra_columns_are_ignored(tmp_path):
         (HEADER + "1,cat,cat,one,0,0\n", r"line 2: proba_cat is not a number: 'one'"),
         (
             HEADER + "1,cat,cat,1,0,0\nx7,cat,cat,1,0,0\n",
-            r"line 3: sample must be an integer id of at most 18 digits; got 'x7'",
+            r"line 3: sample must be an integer id within 64 bits; got 'x7'",
         ),
         (HEADER + "4,cat,cat,1,0,0\n4,dog,dog,0,1,0\n", r"sample id 4 appears more than once"),
     ],
@@ -106,21 +111,32 @@ def test_columns_may_come_in_any_order_and_extra_columns_are_ignored(tmp_path):
 def test_a_bad_file_is_one_line_naming_file_line_and_rule(tmp_path, text, message):
     path = write(tmp_path, text)
     with pytest.raises(PredictionsError, match=message) as caught:
-        read_csv(path, CLASSES)
+        read_predictions(path, CLASSES)
     assert str(caught.value).startswith(str(path))
     assert "\n" not in str(caught.value)
 
 
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(PredictionsError, match=r"predictions\.csv: file not found"):
-        read_csv(tmp_path / "predictions.csv", CLASSES)
+        read_predictions(tmp_path / "predictions.csv", CLASSES)
 
 
 def test_a_binary_file_is_refused(tmp_path):
     path = tmp_path / "predictions.csv"
-    path.write_bytes(b"\xff\xfe\x00garbage")
+    path.write_bytes(b"\x80\x81\x00garbage")
     with pytest.raises(PredictionsError, match=r"not a readable CSV file"):
-        read_csv(path, CLASSES)
+        read_predictions(path, CLASSES)
+
+
+@pytest.mark.parametrize(
+    ("start", "named"),
+    [(b"\x1f\x8b\x08\x00", "gzip-compressed"), ("sample,actual".encode("utf-16"), "UTF-16")],
+)
+def test_a_compressed_or_utf16_file_is_named_as_such(tmp_path, start, named):
+    path = tmp_path / "predictions.csv"
+    path.write_bytes(start + b"rest")
+    with pytest.raises(PredictionsError, match=rf"predictions\.csv: is {named}"):
+        read_predictions(path, CLASSES)
 
 
 def test_byte_order_mark_white_space_and_blank_lines_are_tolerated(tmp_path):
@@ -133,7 +149,7 @@ def test_byte_order_mark_white_space_and_blank_lines_are_tolerated(tmp_path):
         "\r\n"
     )
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())
-    back = read_csv(path, CLASSES)
+    back = read_predictions(path, CLASSES)
     assert back.sample.tolist() == [7, 8]
     assert back.predicted.tolist() == [1, 2]
     # a rounding error outside [0, 1] is clipped back into it
@@ -143,11 +159,13 @@ def test_byte_order_mark_white_space_and_blank_lines_are_tolerated(tmp_path):
 def test_line_numbers_count_the_blank_lines_too(tmp_path):
     path = write(tmp_path, HEADER + "\n1,cat,cat,1,0,0\n\n2,yak,cat,1,0,0\n")
     with pytest.raises(PredictionsError, match=r"line 5: actual 'yak'"):
-        read_csv(path, CLASSES)
+        read_predictions(path, CLASSES)
 
 
 @pytest.mark.parametrize("sample", ["99999999999999999999999", "²", "1.5", ""])
 def test_a_sample_id_that_is_not_a_plain_integer_is_refused(tmp_path, sample):
     path = write(tmp_path, HEADER + f"{sample},cat,cat,1,0,0\n")
-    with pytest.raises(PredictionsError, match=r"line 2: sample must be an integer id of at most"):
-        read_csv(path, CLASSES)
+    with pytest.raises(
+        PredictionsError, match=r"line 2: sample must be an integer id within 64 bits"
+    ):
+        read_predictions(path, CLASSES)

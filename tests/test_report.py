@@ -23,6 +23,7 @@ import yaml
 from digitwise.errors import UserError
 from digitwise.report import captions as report_captions
 from digitwise.report import figures as report_figures
+from digitwise.report import inputs as report_inputs
 from stages import report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +51,17 @@ METRICS = {
         "2": {"precision": 0.875, "recall": 1.0, "f1": 0.9333333, "support": 7},
         NASTY: {"precision": 0.77777, "recall": 0.77777, "f1": 0.77777, "support": 9},
     },
+}
+# A label-only evaluation (predictions without proba_ columns): no probability metrics at
+# all, and a one-line note saying why.
+PROBABILITY_KEYS = ("log_loss", "auc_ovo_m", "top_2_accuracy")
+LABEL_ONLY_NOTE = (
+    "no proba_ columns: log loss, top-2 accuracy, AUC and probability-based pairwise "
+    "accuracy need probabilities and are not computed"
+)
+LABEL_ONLY_METRICS = {
+    **{key: value for key, value in METRICS.items() if key not in PROBABILITY_KEYS},
+    "note": LABEL_ONLY_NOTE,
 }
 TOP_CONFUSIONS = {
     "top_confusions": [
@@ -329,6 +341,7 @@ def test_every_figure_the_pipeline_draws_has_a_written_caption():
 def test_every_caption_is_one_sentence():
     for heading, caption in [
         *report_captions.FIGURES.values(),
+        *report_captions.LABEL_ONLY_FIGURES.values(),
         ("", report_captions.GENERIC_CAPTION),
     ]:
         assert caption.endswith(".") and caption.count(". ") == 0, heading
@@ -447,6 +460,108 @@ def test_the_same_inputs_give_the_same_bytes_wherever_they_are(tmp_path):
     assert first.out.read_bytes() == second.out.read_bytes()
 
 
+# --- label-only evaluations and what the evaluate stage says beside its numbers ---------------
+
+
+def metrics_paragraphs(text: str) -> list[str]:
+    """The texts of the paragraphs in the headline metrics section."""
+    start = text.index('<section id="metrics">')
+    return Page(text[start : text.index("</section>", start)]).texts.get("p", [])
+
+
+def test_a_label_only_file_is_told_apart_by_its_absent_probability_metrics():
+    metrics = report_inputs.parse_metrics(LABEL_ONLY_METRICS, "metrics.json")
+    assert metrics.label_only and metrics.note == LABEL_ONLY_NOTE
+    assert set(PROBABILITY_KEYS).isdisjoint(metrics.headline)
+    assert metrics.predicted_not_argmax is None
+    with_probabilities = report_inputs.parse_metrics(METRICS, "metrics.json")
+    assert not with_probabilities.label_only and with_probabilities.note is None
+
+
+def test_a_label_only_evaluation_shows_no_probability_rows_its_note_and_label_captions(inputs):
+    with_probabilities = Page(build(inputs.args()))
+    write_json(inputs.metrics, LABEL_ONLY_METRICS)
+    text = build(inputs.args(intervals=True, comparison=True))
+    page = check_self_contained(
+        text,
+        [inputs.comparison_plot.read_bytes()]
+        + [(inputs.figures / name).read_bytes() for name in SMALL_ORDER],
+    )
+    assert page.body("headline") == [  # left out, not shown as n/a, 0 or NaN
+        ["Accuracy", "0.7500", "0.5500 to 0.9000"],
+        ["Balanced accuracy", "0.7222", "0.5123 to 0.8800"],
+        ["Macro F1", "0.7012", "0.4900 to 0.8700"],
+        ["Matthews correlation", "0.6123", ""],
+        ["Cohen's kappa", "0.6000", ""],
+        ["Samples", "20", ""],
+    ]
+    assert "Log loss" not in text and "Top-2" not in text
+    assert metrics_paragraphs(text)[0] == LABEL_ONLY_NOTE  # once, right below the table
+    assert text.count("no proba_ columns") == 1
+
+    # Only the pairwise figure is read differently: from the labels, its diagonal recall.
+    at = SMALL_ORDER.index("pairwise_accuracy.png")
+    headings = page.texts["h3"][-len(SMALL_ORDER) :]  # the figures section's, after others
+    captions = page.texts["figcaption"][-len(SMALL_ORDER) :]
+    assert headings[at].startswith("Pairwise accuracy") and "label" in headings[at]
+    assert "recall" in captions[at] and "higher probability" not in captions[at]
+    assert captions[at].endswith(" pairwise_accuracy.png")
+    assert "higher probability" in with_probabilities.texts["figcaption"][at]
+    others = [i for i in range(len(SMALL_ORDER)) if i != at]
+    assert [captions[i] for i in others] == [
+        with_probabilities.texts["figcaption"][i] for i in others
+    ]
+    assert headings[:at] + headings[at + 1 :] == [
+        heading for i, heading in enumerate(with_probabilities.texts["h3"]) if i != at
+    ]
+
+
+def test_a_label_only_page_keeps_its_note_in_class_order_and_its_bytes(tmp_path):
+    first, second = Inputs(tmp_path / "one"), Inputs(tmp_path / "two")
+    for inputs in (first, second):
+        write_json(inputs.metrics, LABEL_ONLY_METRICS)
+        classes = write_json(inputs.directory / "classes.json", [NASTY, "10", "2"])
+        report.main([*inputs.args(intervals=True), "--classes", str(classes)])
+    text = first.out.read_text(encoding="utf-8")
+    assert [row[0] for row in Page(text).body("per-class")] == [NASTY, "10", "2"]
+    assert LABEL_ONLY_NOTE in metrics_paragraphs(text)
+    assert first.out.read_bytes() == second.out.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("share", "shown"),
+    [(0.125, "12.5%"), (1, "100.0%"), (1e-5, "< 0.1%"), (0.99999, "> 99.9%")],
+)
+def test_predictions_not_the_most_probable_class_are_said_with_their_share(inputs, share, shown):
+    write_json(inputs.metrics, {**METRICS, "predicted_not_argmax": share})
+    lines = [line for line in metrics_paragraphs(build(inputs.args())) if "probable" in line]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{shown} of predictions ")
+    assert "not the most probable class" in lines[0]
+
+
+def test_without_anything_new_to_say_the_page_is_unchanged(inputs):
+    before = build(inputs.args(intervals=True, comparison=True))
+    assert metrics_paragraphs(before) == [
+        "Intervals: 95% bootstrap intervals over the held-out samples."
+    ]
+    for share in (0.0, 0):
+        write_json(inputs.metrics, {**METRICS, "predicted_not_argmax": share})
+        assert build(inputs.args(intervals=True, comparison=True)) == before
+
+
+def test_a_note_beside_probabilities_is_shown_and_the_captions_stay(inputs):
+    before = Page(build(inputs.args()))
+    write_json(inputs.metrics, {**METRICS, "note": "scored on the <b> & 'test' split"})
+    text = build(inputs.args())
+    assert metrics_paragraphs(text) == ["scored on the <b> & 'test' split"]
+    assert "scored on the &lt;b&gt; &amp; &#x27;test&#x27; split" in text
+    assert Page(text).texts["figcaption"] == before.texts["figcaption"]
+    assert [row[0] for row in Page(text).body("headline")] == [
+        row[0] for row in before.body("headline")
+    ]
+
+
 # --- refusing bad input ----------------------------------------------------------------------
 
 
@@ -476,6 +591,18 @@ def put(value: Any, *keys: str | int) -> Callable[[Any], None]:
         for key in keys[:-1]:
             payload = payload[key]
         payload[keys[-1]] = value
+
+    return change
+
+
+def as_label_only(**changes: Any) -> Callable[[Any], None]:
+    """The metrics without their probability metrics, with a note, then ``changes``."""
+
+    def change(payload: Any) -> None:
+        for key in PROBABILITY_KEYS:
+            del payload[key]
+        payload["note"] = LABEL_ONLY_NOTE
+        payload.update(changes)
 
     return change
 
@@ -550,6 +677,66 @@ BAD_INPUTS = {
     "recall missing": (
         edit_json("metrics", delete("per_class", "10", "recall")),
         r"per_class\.10\.recall is missing",
+    ),
+    "a probability metric missing": (
+        edit_json("metrics", delete("log_loss")),
+        r"metrics\.json: has auc_ovo_m, top_2_accuracy but not log_loss; the probability "
+        r"metrics \(log_loss, auc_ovo_m, top_2_accuracy\) come all together",
+    ),
+    "a probability metric beside a note": (
+        edit_json("metrics", as_label_only(top_2_accuracy=0.9)),
+        r"metrics\.json: has top_2_accuracy but not log_loss, auc_ovo_m",
+    ),
+    "note a number": (
+        edit_json("metrics", as_label_only(note=3)),
+        r"metrics\.json: note must be one line of text \(no line break or control character\); "
+        r"got 3 \(int\)",
+    ),
+    "note null": (edit_json("metrics", as_label_only(note=None)), r"note must be one line"),
+    "note blank": (edit_json("metrics", as_label_only(note=" ")), r"note must be one line"),
+    "note on two lines": (
+        edit_json("metrics", as_label_only(note="no probabilities:\nno log loss")),
+        r"note must be one line of text .*; got 'no probabilities:\\nno log loss' \(str\)",
+    ),
+    "note with a carriage return": (
+        edit_json("metrics", as_label_only(note="shown\rhidden")),
+        r"note must be one line",
+    ),
+    "note with a terminal escape": (
+        edit_json("metrics", as_label_only(note="\x1b[31mred")),
+        r"note must be one line",
+    ),
+    "note with a line separator": (
+        edit_json("metrics", as_label_only(note="one\u2028two")),
+        r"note must be one line",
+    ),
+    "note with a bidirectional override": (
+        edit_json("metrics", as_label_only(note="note \u202etxt.exe")),
+        r"note must be one line",
+    ),
+    "note with a lone surrogate": (
+        edit_json("metrics", as_label_only(note="half \ud800 a character")),
+        r"note must be one line",
+    ),
+    "not-argmax share above 1": (
+        edit_json("metrics", put(1.5, "predicted_not_argmax")),
+        r"metrics\.json: predicted_not_argmax must be a number in 0\.\.1; got 1\.5 \(float\)",
+    ),
+    "not-argmax share negative": (
+        edit_json("metrics", put(-0.1, "predicted_not_argmax")),
+        r"predicted_not_argmax must be a number in 0\.\.1",
+    ),
+    "not-argmax share a bool": (
+        edit_json("metrics", put(True, "predicted_not_argmax")),
+        r"predicted_not_argmax must be a number in 0\.\.1; got True \(bool\)",
+    ),
+    "not-argmax share a string": (
+        edit_json("metrics", put("0.1", "predicted_not_argmax")),
+        r"predicted_not_argmax must be a number in 0\.\.1",
+    ),
+    "not-argmax share without probabilities": (
+        edit_json("metrics", as_label_only(predicted_not_argmax=0.0)),
+        r"metrics\.json: predicted_not_argmax needs probabilities, but the file has none",
     ),
     "metrics not an object": (
         edit_json("metrics", lambda _: [1, 2]),
@@ -665,7 +852,7 @@ def test_bad_input_is_one_line_naming_the_file_and_nothing_is_written(inputs, ca
     before = inputs.metrics.read_bytes()
     with pytest.raises(UserError, match=message) as error:
         report.main(args)
-    assert "\n" not in str(error.value)
+    assert str(error.value).isprintable()  # one line, no control or format character
     assert not inputs.out.exists()
     assert inputs.metrics.read_bytes() == before
 

@@ -15,7 +15,7 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from digitwise.errors import UserError
-from digitwise.predictions.schema import read_csv
+from digitwise.predictions.reading import read_predictions
 from stages import evaluate, predict, prepare, train
 
 DATA = Path(__file__).parent / "data"
@@ -110,7 +110,7 @@ def test_predictions_equal_a_direct_scikit_learn_fit(pipeline):
         expected = model.predict_proba(pixels[test_rows]).astype(np.float64)
     expected /= expected.sum(axis=1, keepdims=True)
 
-    got = read_csv(pipeline / "predictions.csv", tuple(str(d) for d in range(10)))
+    got = read_predictions(pipeline / "predictions.csv", tuple(str(d) for d in range(10)))
     np.testing.assert_array_equal(got.sample, test_rows)
     np.testing.assert_array_equal(got.actual, labels[test_rows])
     np.testing.assert_allclose(got.proba, expected, rtol=0, atol=1e-12)
@@ -140,7 +140,7 @@ def test_train_max_samples_fits_a_seeded_subset(pipeline, write_params, tmp_path
 def test_evaluate_writes_exactly_its_outputs_with_scikit_learns_numbers(pipeline):
     reports = pipeline / "reports"
     assert files_under(reports) == set(EVALUATE_OUTPUTS.values())
-    got = read_csv(pipeline / "predictions.csv", tuple(str(d) for d in range(10)))
+    got = read_predictions(pipeline / "predictions.csv", tuple(str(d) for d in range(10)))
     headline = json.loads((reports / "metrics.json").read_text())
     assert headline["accuracy"] == pytest.approx(
         accuracy_score(got.actual, got.predicted), abs=1e-12
@@ -319,7 +319,7 @@ def test_an_impossible_split_names_the_params_file(tmp_path, write_params):
         ),
         (
             lambda d: (d / "classes.json").write_text('["0", "$1$"]'),
-            r"class names \(strings, without '\$', .*got '\$1\$'",
+            r"element 1 '\$1\$' is refused; .*without '\$'",
         ),
         (
             lambda d: (d / "test_ids.npy").write_bytes((d / "train_ids.npy").read_bytes()),

@@ -1,5 +1,23 @@
-"""The one exception type for bad input from the user."""
+"""The one exception type for bad input from the user, and how messages quote it."""
+
+import unicodedata
 
 
 class UserError(Exception):
     """Bad input from the user: reported as one line, never as a traceback."""
+
+
+# control and format characters, lone surrogates, line and paragraph separators
+NOT_IN_A_LINE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x00``, ``\\n``), for quoting input in a
+    message: a raw newline would split the one error line, a NUL or an escape sequence
+    would be invisible or drive the terminal, half a surrogate pair cannot be written."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in NOT_IN_A_LINE
+        else ch
+        for ch in text
+    )

@@ -1,13 +1,13 @@
 """The command line's edge: bad input becomes one line and exit code 2.
 
-Every entry point (the DVC stages in ``stages/``, ``compare`` and ``gate`` here) is a
-``main(argv)`` run through ``run``.
+Every entry point (the DVC stages in ``stages/``, the ``digitwise`` command in
+``main.py``) is a ``main(argv)`` run through ``run``.
 """
 
 import sys
 from collections.abc import Callable, Sequence
 
-from digitwise.errors import UserError
+from digitwise.errors import UserError, printable
 
 
 def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None) -> int:
@@ -18,6 +18,7 @@ def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None
     try:
         main(argv)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        # paths and values in the message come from the user: escaped, so it stays one line
+        print(f"error: {printable(str(error))}", file=sys.stderr)
         return 2
     return 0

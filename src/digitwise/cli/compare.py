@@ -1,8 +1,8 @@
-"""Compare a predictions file against a baseline's predictions on the same held-out samples.
+"""``digitwise compare``: predictions against a baseline's on the same held-out samples.
 
-A command, not a DVC stage: the baseline is another revision's output. ``--baseline``
-is a path to a predictions file or a git revision (``main``, ``HEAD~1``, a sha); for a
-revision, the file committed there at the path of ``--predictions`` is the baseline.
+A command, not a DVC stage: the baseline is another revision's output. It is a
+predictions file or a git revision (``main``, ``HEAD~1``, a sha); for a revision, the
+file committed there at the path of the new predictions is the baseline.
 
 Writes a JSON comparison (accuracy difference with a paired bootstrap interval,
 McNemar's exact test, per-class recall changes, the confusion cells that changed most),
@@ -10,39 +10,46 @@ a heatmap of the change in the confusion matrix normalized by true class, and a 
 Markdown summary for a CI job page."""
 
 import argparse
-import sys
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 
 from digitwise import params
-from digitwise.cli import run
-from digitwise.comparison.compare import align, comparison_report, load_baseline, summary_markdown
+from digitwise.cli.names import COMPARE_OUTPUTS
+from digitwise.comparison.compare import (
+    align,
+    comparison_report,
+    load_baseline,
+    summary_lines,
+    summary_markdown,
+)
 from digitwise.data import datasets
 from digitwise.io import outputs
 from digitwise.metrics import classification as metrics
-from digitwise.predictions.schema import read_csv
+from digitwise.predictions.reading import read_predictions, shard_paths
+
+OUTPUTS = COMPARE_OUTPUTS  # output name -> file name under --out
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", required=True, help="params.yaml (section evaluate)")
-    parser.add_argument("--classes", required=True, help="JSON list of class names, in order")
-    parser.add_argument("--predictions", required=True, help="the new predictions CSV")
-    parser.add_argument(
-        "--baseline", required=True, help="a predictions CSV, or a git revision (main, HEAD~1)"
-    )
-    parser.add_argument("--comparison", required=True, help="comparison JSON to write")
-    parser.add_argument("--delta-plot", required=True, help="PNG of the confusion change")
-    parser.add_argument("--summary", required=True, help="Markdown summary to write")
-    args = parser.parse_args(argv)
-    outputs.check_destinations(args.comparison, args.delta_plot, args.summary)
-
-    settings = params.evaluate_params(params.load(args.params))
-    classes = datasets.load_classes(args.classes)
-    new = read_csv(args.predictions, classes)
-    baseline = load_baseline(args.baseline, args.predictions, classes)
+def run_compare(
+    predictions_path: str,
+    baseline_ref: str,
+    classes_path: str,
+    settings: params.EvaluateParams,
+    destinations: Mapping[str, str | Path],
+) -> list[str]:
+    """Compare, draw and write every output in ``OUTPUTS``; the summary lines."""
+    paths = [destinations[name] for name in OUTPUTS]
+    outputs.check_destinations(*paths)
+    inputs = [classes_path, predictions_path, *shard_paths(predictions_path)]
+    if Path(baseline_ref).exists():
+        inputs += [baseline_ref, *shard_paths(baseline_ref)]
+    outputs.check_not_inputs(paths, inputs)
+    classes = datasets.load_classes(classes_path)
+    new = read_predictions(predictions_path, classes)
+    baseline = load_baseline(baseline_ref, predictions_path, classes)
     new, base = align(
-        new, baseline.predictions, new_name=args.predictions, base_name=baseline.source
+        new, baseline.predictions, new_name=predictions_path, base_name=baseline.source
     )
     baseline = replace(baseline, predictions=base)
 
@@ -53,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         seed=settings.bootstrap_seed,
         limit=settings.top_confusions,
     )
-    summary = summary_markdown(report, new_name=args.predictions)
+    summary = summary_markdown(report, new_name=predictions_path)
     k = len(classes)
     from digitwise.figures import heatmaps  # seaborn costs ~1.3 s: a bad input fails before it
 
@@ -65,10 +72,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     image = outputs.png_bytes(figure)
 
-    outputs.write_json(args.comparison, report)
-    outputs.write_bytes(args.delta_plot, image)
-    outputs.write_text(args.summary, summary)
+    outputs.write_json(destinations["comparison"], report)
+    outputs.write_bytes(destinations["delta_plot"], image)
+    outputs.write_text(destinations["summary"], summary)
+    return summary_lines(report)
 
 
-if __name__ == "__main__":
-    sys.exit(run(main))
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("predictions", help="the new predictions (file, directory or glob)")
+    parser.add_argument(
+        "baseline", help="the baseline: a predictions file, or a git revision (main, HEAD~1)"
+    )
+    parser.add_argument("--classes", required=True, help="JSON list of class names, in order")
+    parser.add_argument(
+        "--out", required=True, help=f"directory to write {', '.join(OUTPUTS.values())} in"
+    )
+    parser.add_argument(
+        "--params", help="params.yaml to read the evaluate section from (default: as evaluate)"
+    )
+
+
+def command(args: argparse.Namespace) -> None:
+    settings = (
+        params.EVALUATE_DEFAULTS
+        if args.params is None
+        else params.evaluate_params(params.load(args.params))
+    )
+    destinations = {name: Path(args.out) / file for name, file in OUTPUTS.items()}
+    for line in run_compare(args.predictions, args.baseline, args.classes, settings, destinations):
+        print(line)

@@ -1,7 +1,7 @@
-"""The regression gate: may this change land?
+"""``digitwise gate``: may this change land?
 
 Reads the evaluate stage's headline metrics and, optionally, the comparison with a
-baseline that ``python -m digitwise.cli.compare`` writes, and applies the ``gate`` params:
+baseline that ``digitwise compare`` writes, and applies the ``gate`` params:
 
 - accuracy >= gate.min_accuracy;
 - with a comparison: not (the accuracy drop, baseline minus new, is more than
@@ -13,10 +13,9 @@ input (a missing file, invalid JSON, a missing or mistyped key)."""
 
 import argparse
 import sys
-from collections.abc import Sequence
+from pathlib import Path
 
 from digitwise import params
-from digitwise.cli import run
 from digitwise.comparison.gate import (
     check_same_predictions,
     judge,
@@ -26,20 +25,13 @@ from digitwise.comparison.gate import (
 from digitwise.io import jsonfile
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def run_gate(metrics_path: str, comparison_path: str | None, settings: params.GateParams) -> None:
     """Print the verdict; raise SystemExit(1) when a rule is broken."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", required=True, help="params.yaml (section gate)")
-    parser.add_argument("--metrics", required=True, help="headline metrics JSON (evaluate)")
-    parser.add_argument("--comparison", help="comparison JSON (python -m digitwise.cli.compare)")
-    args = parser.parse_args(argv)
-
-    settings = params.gate_params(params.load(args.params))
-    accuracy, n_samples = metrics_accuracy(jsonfile.read_json(args.metrics), args.metrics)
+    accuracy, n_samples = metrics_accuracy(jsonfile.read_json(metrics_path), metrics_path)
     comparison = None
-    if args.comparison is not None:
-        comparison = parse_comparison(jsonfile.read_json(args.comparison), args.comparison)
-        check_same_predictions(accuracy, n_samples, comparison, args.metrics, args.comparison)
+    if comparison_path is not None:
+        comparison = parse_comparison(jsonfile.read_json(comparison_path), comparison_path)
+        check_same_predictions(accuracy, n_samples, comparison, metrics_path, comparison_path)
 
     verdict = judge(accuracy, comparison, settings)
     stream = sys.stdout if verdict.passed else sys.stderr
@@ -49,5 +41,35 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(1)
 
 
-if __name__ == "__main__":
-    sys.exit(run(main))
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "metrics", help="metrics.json of digitwise evaluate, or the directory holding it"
+    )
+    parser.add_argument(
+        "--comparison",
+        help="comparison.json of digitwise compare, or the directory holding it",
+    )
+    parser.add_argument(
+        "--params",
+        help="params.yaml to read the gate section from (default: "
+        + ", ".join(f"{k} {v}" for k, v in vars(params.GATE_DEFAULTS).items())
+        + ")",
+    )
+
+
+def command(args: argparse.Namespace) -> None:
+    settings = (
+        params.GATE_DEFAULTS
+        if args.params is None
+        else params.gate_params(params.load(args.params))
+    )
+    run_gate(
+        _in_directory(args.metrics, "metrics.json"),
+        None if args.comparison is None else _in_directory(args.comparison, "comparison.json"),
+        settings,
+    )
+
+
+def _in_directory(path: str, name: str) -> str:
+    """A directory given for a file means its file of the standard name."""
+    return str(Path(path) / name) if Path(path).is_dir() else path

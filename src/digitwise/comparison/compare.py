@@ -2,7 +2,7 @@
 baseline (a file or a git revision's committed file), aligning the two, and the
 comparison (accuracy difference with a paired bootstrap interval, McNemar's exact test,
 per-class recall changes, the confusion cells that changed most) with its Markdown
-summary. ``digitwise.cli.compare`` is the command."""
+summary. ``digitwise compare`` (``digitwise.cli.compare``) is the command."""
 
 import subprocess
 import tempfile
@@ -19,7 +19,8 @@ from digitwise.metrics.significance import (
     mcnemar_exact,
     paired_bootstrap_difference,
 )
-from digitwise.predictions.schema import Predictions, PredictionsError, read_csv
+from digitwise.predictions.reading import read_predictions
+from digitwise.predictions.schema import Predictions, PredictionsError
 
 LEVEL = 0.95  # of the bootstrap interval of the accuracy difference
 
@@ -38,27 +39,33 @@ class Baseline:
 def load_baseline(ref: str, predictions_path: str | Path, classes: tuple[str, ...]) -> Baseline:
     """The baseline predictions: the file ``ref`` if it exists, else ``predictions_path``
     as committed at git revision ``ref``."""
-    if Path(ref).is_file():
+    if Path(ref).is_file() or Path(ref).is_dir():
         if Path(ref).resolve() == Path(predictions_path).resolve():
             raise UserError(
-                f"--baseline {ref}: is the predictions file itself; give another file or a "
+                f"baseline {ref}: is the predictions file itself; give another file or a "
                 "git revision (a file of that name is read before a revision)"
             )
-        return Baseline(read_csv(ref, classes), ref=ref, commit=None, source=ref)
+        return Baseline(read_predictions(ref, classes), ref=ref, commit=None, source=ref)
+    if not Path(predictions_path).is_file():
+        raise UserError(
+            f"baseline {ref}: not an existing file or directory; a git revision is read at "
+            f"the path of one predictions file, and {predictions_path} is a directory or "
+            "pattern: give the baseline's predictions as a path"
+        )
     if not ref or ref.startswith("-"):  # never let a revision reach git as an option
-        raise UserError(f"--baseline {ref!r}: not an existing file or a git revision")
+        raise UserError(f"baseline {ref!r}: not an existing file or a git revision")
     root, relative = _repository_path(ref, Path(predictions_path))
     found = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     if found.returncode != 0:
         raise UserError(
-            f"--baseline {ref}: not an existing file, nor a revision of the git repository "
+            f"baseline {ref}: not an existing file, nor a revision of the git repository "
             f"at {root} to read {relative} from"
         )
     commit = found.stdout.decode().strip()
     shown = _git(root, "show", f"{commit}:{relative}")
     if shown.returncode != 0:
         raise UserError(
-            f"--baseline {ref}: {relative} is not in that revision ({commit[:12]}); "
+            f"baseline {ref}: {relative} is not in that revision ({commit[:12]}); "
             "was it committed there?"
         )
     source = f"{ref}:{relative}"
@@ -66,7 +73,7 @@ def load_baseline(ref: str, predictions_path: str | Path, classes: tuple[str, ..
         path = Path(directory) / "predictions.csv"
         path.write_bytes(shown.stdout)
         try:
-            baseline = read_csv(path, classes)
+            baseline = read_predictions(path, classes)
         except PredictionsError as error:
             # name the revision and path in the message, not the temporary copy
             raise PredictionsError(str(error).replace(str(path), source)) from None
@@ -80,7 +87,7 @@ def _repository_path(ref: str, predictions_path: Path) -> tuple[Path, str]:
         # git's own reason: not a repository, git missing, "dubious ownership", ...
         reason = (top.stderr.decode(errors="replace").strip().splitlines() or ["git failed"])[-1]
         raise UserError(
-            f"--baseline {ref}: not an existing file, and {predictions_path} is not in a "
+            f"baseline {ref}: not an existing file, and {predictions_path} is not in a "
             f"git repository to read a revision from ({reason})"
         )
     root = Path(top.stdout.decode().strip()).resolve()
@@ -88,7 +95,7 @@ def _repository_path(ref: str, predictions_path: Path) -> tuple[Path, str]:
         relative = predictions_path.resolve().relative_to(root).as_posix()
     except ValueError:  # e.g. a symbolic link out of the repository
         raise UserError(
-            f"--baseline {ref}: not an existing file, and {predictions_path} is not inside "
+            f"baseline {ref}: not an existing file, and {predictions_path} is not inside "
             f"the git repository at {root}"
         ) from None
     return root, relative
@@ -147,7 +154,7 @@ def _sorted(predictions: Predictions) -> Predictions:
         sample=predictions.sample[order],
         actual=predictions.actual[order],
         predicted=predictions.predicted[order],
-        proba=predictions.proba[order],
+        proba=None if predictions.proba is None else predictions.proba[order],
         classes=predictions.classes,
     )
 
@@ -232,6 +239,21 @@ def comparison_report(
             )
         ],
     }
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """Two lines for a terminal: the accuracy change with its interval, and McNemar."""
+    accuracy, test = report["accuracy"], report["mcnemar"]
+    commit = f" ({report['baseline_commit'][:12]})" if report["baseline_commit"] else ""
+    percent = f"{report['bootstrap']['level']:.0%}"
+    return [
+        f"accuracy {accuracy['new']:.4f} against {accuracy['base']:.4f} for "
+        f"{report['baseline']}{commit}: {accuracy['difference']:+.4f} ({percent} interval "
+        f"{accuracy['low']:+.4f} to {accuracy['high']:+.4f}) on {report['n_samples']:,} samples",
+        f"McNemar's exact test: p = {format_p_value(test['p_value'])}; "
+        f"{test['n_new_only']:,} right only in the new predictions, "
+        f"{test['n_base_only']:,} only in the baseline",
+    ]
 
 
 def summary_markdown(report: dict[str, Any], *, new_name: str) -> str:

@@ -1,13 +1,13 @@
 """The regression gate's rules: may this change land?
 
 ``judge`` applies the ``gate`` params to the headline accuracy and, optionally, the
-comparison with a baseline that ``python -m digitwise.cli.compare`` writes:
+comparison with a baseline that ``digitwise compare`` writes:
 
 - accuracy >= gate.min_accuracy;
 - with a comparison: not (the accuracy drop, baseline minus new, is more than
   gate.max_accuracy_drop and McNemar's exact test finds it significant at gate.alpha).
 
-``digitwise.cli.gate`` is the command."""
+``digitwise gate`` (``digitwise.cli.gate``) is the command."""
 
 import json
 import math
@@ -143,7 +143,7 @@ def check_same_predictions(
         raise UserError(
             f"{source}: not a comparison of the predictions {metrics_path} scores "
             f"(accuracy {comparison.accuracy_new:.4f} on {comparison.n_samples} samples there, "
-            f"{accuracy:.4f} on {n_samples} here); rerun python -m digitwise.cli.compare"
+            f"{accuracy:.4f} on {n_samples} here); rerun digitwise compare"
         )
 
 

@@ -6,12 +6,13 @@ stratified seeded split, ``save_splits`` and ``load_split`` write and read the p
 directory.
 """
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from digitwise.errors import UserError
+from digitwise.errors import UserError, printable
 from digitwise.io import jsonfile
 from digitwise.io.outputs import json_text, write_bytes
 
@@ -142,23 +143,42 @@ def _load_npy(path: Path) -> np.ndarray:
         raise DataError(f"{path}: not a readable .npy array ({error})") from None
 
 
+_JSON_KINDS = {float: "a number", bool: "a boolean", list: "a list", dict: "an object"}
+_JSON_KINDS[type(None)] = "null"
+
+
 def load_classes(path: str | Path) -> tuple[str, ...]:
-    """The ordered class names: a JSON list of distinct, non-empty strings."""
+    """The ordered class names: a JSON list of distinct, non-empty names.
+
+    A name is a string or an integer: ``clf.classes_.tolist()`` of digits is
+    ``[0, 1, ..., 9]``, read as the names "0" to "9".
+    """
     path = Path(path)
     classes = jsonfile.read_json(path)
     rule = (
-        "must be a JSON list of at least 2 distinct, non-empty class names (strings, "
-        "without '$', which figures would read as the start of a formula)"
+        "must be a JSON list of at least 2 distinct, non-empty class names (strings or "
+        "integers; without '$', which figures would read as the start of a formula, control "
+        "characters or surrounding white space)"
     )
     if not isinstance(classes, list) or len(classes) < 2:
         raise DataError(f"{path}: {rule}")
-    for name in classes:
-        if not isinstance(name, str) or not name.strip() or "$" in name:
-            raise DataError(f"{path}: {rule}; got {name!r}")
-    repeated = next((name for name in classes if classes.count(name) > 1), None)
+    names = []
+    for position, name in enumerate(classes):
+        if isinstance(name, int) and not isinstance(name, bool):
+            name = str(name)
+        if not isinstance(name, str):
+            raise DataError(
+                f"{path}: element {position} is {_JSON_KINDS.get(type(name), 'a value')} "
+                f"{printable(json.dumps(name))[:40]}, not a string or an integer; {rule}"
+            )
+        if not name.strip() or name != name.strip() or "$" in name or printable(name) != name:
+            raise DataError(f"{path}: element {position} '{printable(name)}' is refused; {rule}")
+        names.append(name)
+    seen: set[str] = set()
+    repeated = next((name for name in names if name in seen or seen.add(name)), None)
     if repeated is not None:
         raise DataError(f"{path}: {rule}; '{repeated}' appears more than once")
-    return tuple(classes)
+    return tuple(names)
 
 
 def features(images: np.ndarray, pixel_max: int) -> np.ndarray:

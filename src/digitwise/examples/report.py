@@ -15,8 +15,8 @@ if TYPE_CHECKING:  # imported for real in main, after the inputs are checked
 def check_classes(path: str | Path, classes: tuple[str, ...], classes_path: str | Path) -> None:
     """The predictions file's probability columns name exactly the prepared classes.
 
-    ``read_csv`` would also refuse a mismatch, but by column; this names both class lists.
-    A header that cannot be read is left to ``read_csv`` to report.
+    The reader would also refuse a mismatch, but by column; this names both class lists.
+    A header that cannot be read, or a file without probabilities, is left to the reader.
     """
     try:
         with Path(path).open(newline="", encoding="utf-8") as file:
@@ -26,7 +26,7 @@ def check_classes(path: str | Path, classes: tuple[str, ...], classes_path: str 
     if header is None:
         return
     found = [name[len(PROBA_PREFIX) :] for name in header if name.startswith(PROBA_PREFIX)]
-    if sorted(found) != sorted(classes):
+    if found and sorted(found) != sorted(classes):
         raise UserError(
             f"{path}: its classes ({', '.join(found)}) differ from those in {classes_path} "
             f"({', '.join(classes)})"

@@ -1,17 +1,22 @@
-"""Seaborn heatmaps of the evaluation matrices. Drawing only: nothing here saves.
+"""Heatmaps of the evaluation matrices in seaborn's style (cells with their numbers up
+to 40 classes, colour only above), drawn with matplotlib. Drawing only: nothing here
+saves.
 
 Each function takes the matrix, the ordered class names and an optional ``ax``,
 and returns the figure. Without an ``ax`` it makes a ``matplotlib.figure.Figure``
 (no pyplot, so no global state and no GUI backend) sized for the number of
-classes: cells keep a readable size, numbers shrink with the cells and are left
-out when cells get too small to hold them.
+classes: cells keep a readable size up to a grid of ``MAX_GRID`` inches, and the
+figure never grows past about 20 inches (2,000 px at the saved dpi), whatever the
+number of classes. Numbers shrink with the cells and are left out when cells get
+too small to hold them; class names are thinned to every k-th class (k = 1, 2, 5,
+10, 20, ...) where one per cell would overlap.
 """
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -20,6 +25,14 @@ from digitwise.metrics.classification import normalize_confusion
 
 # Above this many classes the per-cell numbers would be unreadable: colour only.
 MAX_ANNOTATED_CLASSES = 40
+# Inches: the largest grid. With its margins and colorbar the figure is then about
+# 19 x 16 in, which keeps 1,000 classes well inside Pillow's decompression-bomb limit.
+MAX_GRID = 14.0
+# Tick labels one line apart at least: a line of text is about 1.2 em high, plus a gap.
+LINE_SPACING = 1.5  # em
+# Points: class names once they are thinned. Every k-th name has k cells of room, so it
+# need not shrink with the cells.
+THINNED_TICK_FONT = 8.0
 
 
 @dataclass(frozen=True)
@@ -32,14 +45,30 @@ class Layout:
 
 def layout(n_classes: int) -> Layout:
     # a grid of at least 3 in (a 2x2 matrix must still hold its title), 0.6 in cells up
-    # to 12 classes, then a grid of about 12 in (0.43 in at 28 classes)
-    cell = max(0.6, 3 / n_classes) if n_classes <= 12 else max(0.16, 12 / n_classes)
+    # to 12 classes, then a grid of about 12 in (0.43 in at 28 classes), then 0.16 in
+    # cells up to a grid of MAX_GRID (88 classes), which stays: the cells shrink instead
+    if n_classes <= 12:
+        cell = max(0.6, 3 / n_classes)
+    else:
+        cell = float(np.clip(0.16 * n_classes, 12, MAX_GRID)) / n_classes
     return Layout(
         cell=cell,
         font=float(np.clip(cell * 16, 5, 10)),
         tick_font=float(np.clip(cell * 18, 6, 10)),
         annotate=n_classes <= MAX_ANNOTATED_CLASSES,
     )
+
+
+def label_step(cell: float, font: float) -> int:
+    """Label every k-th class, so names in ``font`` points sit a line apart on cells of
+    ``cell`` inches: the smallest k in 1, 2, 5, 10, 20, 50, ... that does."""
+    needed = font * LINE_SPACING / 72 / cell
+    return next(step for step in _round_steps() if step >= needed)
+
+
+def _round_steps() -> Iterator[int]:
+    for power in itertools.count():
+        yield from (base * 10**power for base in (1, 2, 5))
 
 
 def _figure_and_axes(n_classes: int, ax: Axes | None) -> tuple[Figure, Axes]:
@@ -51,8 +80,8 @@ def _figure_and_axes(n_classes: int, ax: Axes | None) -> tuple[Figure, Axes]:
     left, right, bottom, top = 1.0, 0.2, 0.9, 0.6
     axes_width = grid / 0.78
     figure = Figure(figsize=(left + axes_width + right, bottom + grid + top))
-    # An Agg canvas up front: seaborn measures tick labels, and a figure without a
-    # canvas makes a new renderer for every label (8 s at 100 classes instead of 0.3 s).
+    # An Agg canvas up front, so texts are measured with one renderer: a figure without
+    # a canvas makes a new one for every label measured.
     FigureCanvasAgg(figure)
     width, height = figure.get_size_inches()
     figure.subplots_adjust(
@@ -66,7 +95,7 @@ def draw_matrix(
     classes: Sequence[str],
     ax: Axes | None,
     *,
-    annotations: np.ndarray,
+    annotations: np.ndarray | Callable[[], np.ndarray],
     cmap: str,
     vmin: float,
     vmax: float,
@@ -75,33 +104,119 @@ def draw_matrix(
     xlabel: str,
     ylabel: str,
 ) -> Figure:
+    """A (K, K) matrix as a heatmap with a colorbar, rows top to bottom in class order.
+
+    ``annotations`` are the cell texts, (K, K) strings, or a function returning them:
+    it is called only when the cells are annotated, since making a million strings
+    for 1,000 classes would take longer than drawing them would.
+    """
     figure, ax = _figure_and_axes(len(classes), ax)
     style = layout(len(classes))
-    sns.heatmap(
-        matrix,
-        ax=ax,
-        cmap=cmap,
-        vmin=vmin,
-        vmax=vmax,
-        annot=annotations if style.annotate else False,
-        fmt="",
-        annot_kws={"fontsize": style.font},
-        square=True,
-        linewidths=0.5 if len(classes) <= MAX_ANNOTATED_CLASSES else 0,
-        linecolor="white",
-        xticklabels=list(classes),
-        yticklabels=list(classes),
-        cbar_kws={"label": colorbar_label, "shrink": 0.8},
-    )
+    if style.annotate:
+        if callable(annotations):
+            annotations = annotations()
+        _draw_cells(matrix, ax, annotations, style, cmap, vmin, vmax, colorbar_label)
+    else:
+        _draw_image(matrix, ax, cmap, vmin, vmax, colorbar_label)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.tick_params(axis="both", labelsize=style.tick_font, length=0)
-    # Upright names while they fit in a cell (about 0.6 em per character).
-    widest = max(len(name) for name in classes) * style.tick_font * 0.6 / 72
-    ax.tick_params(axis="x", labelrotation=90 if widest > style.cell else 0)
-    ax.tick_params(axis="y", labelrotation=0)
+    _label_classes(ax, classes, style.tick_font)
     return figure
+
+
+def _draw_cells(matrix, ax, annotations, style, cmap, vmin, vmax, colorbar_label) -> None:
+    """Cells with their numbers and white lines between them, drawn as seaborn's
+    ``heatmap(annot=..., square=True, linewidths=0.5)`` draws them, with matplotlib
+    alone: importing seaborn (and the scipy.stats it loads) would cost the evaluate
+    command 1.3 s, a quarter of its time on 10^6 predictions."""
+    n_rows, n_columns = np.shape(matrix)
+    data = np.ma.masked_invalid(np.asarray(matrix, dtype=np.float64))
+    mesh = ax.pcolormesh(data, cmap=cmap, vmin=vmin, vmax=vmax, linewidths=0.5, edgecolor="white")
+    ax.set(xlim=(0, n_columns), ylim=(0, n_rows))
+    ax.invert_yaxis()
+    ax.set_aspect("equal")
+    _colorbar(ax, mesh, colorbar_label)
+    mesh.update_scalarmappable()
+    faces = mesh.get_facecolors()
+    texts = np.asarray(annotations)
+    for index, (value, face) in enumerate(zip(data.ravel(), faces, strict=True)):
+        if value is np.ma.masked:
+            continue
+        row, column = divmod(index, n_columns)
+        ax.text(
+            column + 0.5,
+            row + 0.5,
+            str(texts[row, column]),
+            color=".15" if _luminance(face) > 0.408 else "w",  # seaborn's rule
+            ha="center",
+            va="center",
+            fontsize=style.font,
+        )
+
+
+def _luminance(rgba) -> float:
+    """Relative luminance of a colour (W3C), as seaborn picks dark or light cell text."""
+    rgb = np.asarray(rgba[:3])
+    rgb = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return float(rgb @ [0.2126, 0.7152, 0.0722])
+
+
+def _colorbar(ax, mappable, label: str) -> None:
+    """Seaborn's colorbar: 80% of the grid's height, carved out of the axes, no outline;
+    and no spines around the cells."""
+    colorbar = ax.get_figure().colorbar(mappable, ax=ax, shrink=0.8, label=label)
+    colorbar.outline.set_linewidth(0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def _draw_image(matrix, ax, cmap, vmin, vmax, colorbar_label) -> None:
+    """Colour only, above ``MAX_ANNOTATED_CLASSES``: the cells as one image, laid out as
+    above (rows from the top, NaN blank). A million cells take ~0.4 s per draw as a
+    mesh and ~0.05 s as an image; nearest-neighbour, so with at least a pixel per cell (the grid
+    is 1,400 px) every cell shows."""
+    n = len(matrix)
+    image = ax.imshow(
+        np.ma.masked_invalid(np.asarray(matrix, dtype=np.float64)),
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+        extent=(0, n, n, 0),
+        interpolation="nearest",
+        aspect="equal",
+    )
+    ax.set_xlim(0, n)
+    ax.set_ylim(n, 0)
+    _colorbar(ax, image, colorbar_label)
+
+
+def _label_classes(ax: Axes, classes: Sequence[str], font: float) -> None:
+    """Class names on both axes: every class's, or every k-th from the first where
+    one per cell would overlap. The cells are measured on the axes as drawn (after
+    the colorbar was carved out), so a given ``ax`` of any size is thinned right."""
+    width, height = ax.get_figure().get_size_inches()
+    box = ax.get_position()
+    cell = min(box.width * width, box.height * height) / len(classes)  # square cells
+    step = label_step(cell, font)
+    if step > 1:
+        font = max(font, THINNED_TICK_FONT)
+        step = label_step(cell, font)
+    positions = np.arange(0, len(classes), step) + 0.5
+    shown = [_shortened(name) for name in list(classes)[::step]]
+    # Upright names while they fit between two labels with an em to spare (about 0.6 em
+    # per character).
+    widest = (max(len(name) for name in shown) * 0.6 + 1) * font / 72
+    ax.set_xticks(positions, shown, rotation=90 if widest > step * cell else 0)
+    ax.set_yticks(positions, shown, rotation=0, va="center")
+    ax.tick_params(axis="both", labelsize=font, length=0)
+
+
+MAX_NAME = 24  # characters of a class name shown on an axis: the figure stays bounded
+
+
+def _shortened(name: str) -> str:
+    return name if len(name) <= MAX_NAME else name[: MAX_NAME - 1] + "\N{HORIZONTAL ELLIPSIS}"
 
 
 def confusion_counts_heatmap(
@@ -112,7 +227,7 @@ def confusion_counts_heatmap(
         counts,
         classes,
         ax,
-        annotations=counts.astype(str),
+        annotations=lambda: counts.astype(str),
         cmap="Blues",
         vmin=0,
         vmax=max(int(counts.max()), 1),
@@ -129,15 +244,18 @@ def confusion_normalized_heatmap(
     """Colour = share of the true class; each cell shows the share and, below it, the count."""
     totals = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals != 0)
-    annotations = np.array(
-        [
+
+    def annotations() -> np.ndarray:
+        return np.array(
             [
-                f"{share:.2f}\n{count}" if count else ""
-                for share, count in zip(row_s, row_c, strict=True)
+                [
+                    f"{share:.2f}\n{count}" if count else ""
+                    for share, count in zip(row_s, row_c, strict=True)
+                ]
+                for row_s, row_c in zip(shares, counts, strict=True)
             ]
-            for row_s, row_c in zip(shares, counts, strict=True)
-        ]
-    )
+        )
+
     return draw_matrix(
         shares,
         classes,
@@ -160,18 +278,56 @@ def pairwise_accuracy_heatmap(
 
     The axes are digit_a and digit_b for digit classes, class_a and class_b otherwise.
     """
+    return _pairwise_heatmap(
+        accuracy,
+        classes,
+        ax,
+        colorbar_label="pairwise accuracy (diagonal: recall)",
+        title="Pairwise accuracy: true class ranked above the other",
+    )
+
+
+def pairwise_label_accuracy_heatmap(
+    accuracy: np.ndarray, classes: Sequence[str], *, ax: Axes | None = None
+) -> Figure:
+    """Pairwise accuracy from predicted labels alone, for predictions without probabilities.
+
+    ``accuracy`` of shape (n_classes, n_classes): entry (a, b), a != b, is the share
+    predicted right among the samples whose true class is a or b and whose predicted
+    class is a or b; entry (a, a) is the recall of a; NaN where there is no such
+    sample. Drawn as ``pairwise_accuracy_heatmap``: 0..1, red = low to blue = high,
+    NaN cells blank.
+    """
+    return _pairwise_heatmap(
+        accuracy,
+        classes,
+        ax,
+        colorbar_label="pairwise label accuracy (diagonal: recall)",
+        title="Pairwise accuracy from labels: a or b predicted as the right one",
+    )
+
+
+def _pairwise_heatmap(
+    accuracy: np.ndarray,
+    classes: Sequence[str],
+    ax: Axes | None,
+    *,
+    colorbar_label: str,
+    title: str,
+) -> Figure:
     xlabel, ylabel = pair_axis_names(classes)
-    annotations = np.array([[f"{value:.2f}" for value in row] for row in accuracy])
     return draw_matrix(
         accuracy,
         classes,
         ax,
-        annotations=annotations,
+        annotations=lambda: np.array(
+            [["" if np.isnan(value) else f"{value:.2f}" for value in row] for row in accuracy]
+        ),
         cmap="RdBu",
         vmin=0,
         vmax=1,
-        colorbar_label="pairwise accuracy (diagonal: recall)",
-        title="Pairwise accuracy: true class ranked above the other",
+        colorbar_label=colorbar_label,
+        title=title,
         xlabel=xlabel,
         ylabel=ylabel,
     )
@@ -197,12 +353,15 @@ def confusion_delta_heatmap(
         counts_base, normalize="true"
     )
     change = counts_new.astype(np.int64) - counts_base
-    annotations = np.array(
-        [
-            [f"{d:+.2f}\n{c:+d}" if c else "" for d, c in zip(row_d, row_c, strict=True)]
-            for row_d, row_c in zip(delta, change, strict=True)
-        ]
-    )
+
+    def annotations() -> np.ndarray:
+        return np.array(
+            [
+                [f"{d:+.2f}\n{c:+d}" if c else "" for d, c in zip(row_d, row_c, strict=True)]
+                for row_d, row_c in zip(delta, change, strict=True)
+            ]
+        )
+
     # at least +-0.01, so identical predictions still get a valid, centred colour scale
     limit = max(float(np.abs(delta).max()), 0.01)
     return draw_matrix(
@@ -218,6 +377,3 @@ def confusion_delta_heatmap(
         xlabel="Prediction",
         ylabel="Label",
     )
-
-
-# --- the Markdown summary ---------------------------------------------------------------

@@ -9,13 +9,17 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from digitwise.errors import UserError
 
 FIGURE_DPI = 100
+TIGHT_PAD_INCHES = 0.15  # the margin around what is drawn
 
 
 def check_destinations(*paths: str | Path) -> None:
@@ -36,6 +40,19 @@ def check_destinations(*paths: str | Path) -> None:
         blocking = next((parent for parent in path.parents if parent.is_file()), None)
         if blocking is not None:
             raise UserError(f"{path}: cannot be created, {blocking} is a file")
+
+
+def check_not_inputs(destinations, inputs) -> None:
+    """Refuse an output that is one of the inputs, or inside an input directory (a
+    directory of shards would take the outputs for shards the next time)."""
+    sources = [(Path(given), Path(given).resolve()) for given in inputs if given is not None]
+    for given in destinations:
+        resolved = Path(given).resolve()
+        for source, source_resolved in sources:
+            if resolved == source_resolved:
+                raise UserError(f"{given}: is also an input ({source}); write elsewhere")
+            if source_resolved.is_dir() and source_resolved in resolved.parents:
+                raise UserError(f"{given}: is inside the input directory {source}; write elsewhere")
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:
@@ -66,23 +83,69 @@ def json_text(payload: Any) -> str:
     """Sorted keys, two-space indent, trailing newline; NaN and infinity become null.
 
     JSON has no NaN; an undefined value (say, the AUC of a pair with an absent
-    class) is written as null, which ``dvc metrics`` skips.
+    class) is written as null, which ``dvc metrics`` skips. A list of numbers (a row
+    of a matrix) is written on one line: a 1,000-class confusion matrix is then 1,000
+    lines, not a million, and is encoded by json's C encoder in a fraction of a second.
     """
-    return json.dumps(_finite(payload), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    return _encode(payload, "") + "\n"
 
 
 def write_json(path: str | Path, payload: Any) -> None:
     write_text(path, json_text(payload))
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
+_NOT_FINITE = re.compile(r"-?Infinity|NaN")
+
+
+def _encode(value: Any, indent: str) -> str:
+    """``json.dumps(value, indent=2, sort_keys=True)``, but numeric lists on one line."""
+    inner = indent + "  "
+    if (
+        isinstance(value, np.ndarray)
+        and value.ndim in (1, 2)
+        and value.size
+        and value.dtype.kind in "iuf"
+    ):
+        return _encode_array(value, indent)
+    if isinstance(value, np.ndarray):
+        return _encode(value.tolist(), indent)
     if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
+        if not value:
+            return "{}"
+        if not all(isinstance(key, str) for key in value):
+            raise TypeError("JSON object keys must be strings here")
+        items = sorted(value.items())
+        body = ",\n".join(
+            f"{inner}{json.dumps(key)}: {_encode(item, inner)}" for key, item in items
+        )
+        return "{\n" + body + "\n" + indent + "}"
     if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
+        if not value:
+            return "[]"
+        if all(type(item) in (int, float) for item in value):  # not bool: a row of numbers
+            text = json.dumps(list(value), allow_nan=True, separators=(", ", ": "))
+            return _NOT_FINITE.sub("null", text)  # no digit, sign or dot spells these
+        body = ",\n".join(inner + _encode(item, inner) for item in value)
+        return "[\n" + body + "\n" + indent + "]"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "null"
+    return json.dumps(value, allow_nan=False)
+
+
+def _encode_array(array: np.ndarray, indent: str) -> str:
+    """A numeric array: one line, or one line per row; as its ``tolist()`` would be."""
+    if array.dtype.kind not in "iuf":  # booleans, strings: as their lists are
+        return _encode(array.tolist(), indent)
+    finite = array.dtype.kind != "f" or bool(np.isfinite(array).all())
+
+    def line(row: np.ndarray) -> str:
+        text = json.dumps(row.tolist(), allow_nan=True, separators=(", ", ": "))
+        return text if finite else _NOT_FINITE.sub("null", text)
+
+    if array.ndim == 1:
+        return line(array)
+    inner = indent + "  "
+    return "[\n" + ",\n".join(inner + line(row) for row in array) + "\n" + indent + "]"
 
 
 def png_bytes(figure: Any) -> bytes:
@@ -97,7 +160,26 @@ def png_bytes(figure: Any) -> bytes:
         format="png",
         dpi=FIGURE_DPI,
         metadata={"Software": None},
-        bbox_inches="tight",
-        pad_inches=0.15,
+        bbox_inches=_tight_box(figure),
     )
     return buffer.getvalue()
+
+
+def _tight_box(figure: Any) -> Any:
+    """The box ``bbox_inches="tight", pad_inches=0.15`` crops to, found without drawing
+    the figure's images: savefig's own "tight" draws everything once more to measure
+    it, and resampling a 1,000 x 1,000 image there costs as much as the PNG itself.
+    An image lies inside its axes, which count anyway, so the box is the same."""
+    images = [image for ax in figure.axes for image in ax.images if image.get_visible()]
+    previous_dpi = figure.dpi
+    try:
+        figure.set_dpi(FIGURE_DPI)
+        for image in images:
+            image.set_visible(False)
+        figure.draw_without_rendering()
+        box = figure.get_tightbbox(figure.canvas.get_renderer())
+    finally:
+        for image in images:
+            image.set_visible(True)
+        figure.set_dpi(previous_dpi)
+    return box.padded(TIGHT_PAD_INCHES)

@@ -106,25 +106,60 @@ def log_loss(y_true: np.ndarray, y_proba: np.ndarray) -> float:
     return float(-np.log(np.clip(true_proba, eps, 1 - eps)).mean())
 
 
+_ROWS_PER_CHUNK = 2**18  # rows of (rows, n_classes) temporaries: 20 MiB of booleans at 10 classes
+
+
 def top_k_accuracy(y_true: np.ndarray, y_proba: np.ndarray, *, k: int) -> float:
     """Share of samples whose true class is among the k most probable.
 
     Ties are broken as scikit-learn does (a stable sort, reversed): among equal
-    probabilities the higher class index ranks first.
+    probabilities the higher class index ranks first. In chunks of rows, so the
+    temporaries stay small at 10^7 samples.
     """
-    true_proba = np.take_along_axis(y_proba, y_true[:, None].astype(np.intp), axis=1)
     classes = np.arange(y_proba.shape[1])
-    ahead = (y_proba > true_proba) | ((y_proba == true_proba) & (classes > y_true[:, None]))
-    return float((ahead.sum(axis=1) < k).mean())
+    hits = 0
+    for start in range(0, len(y_true), _ROWS_PER_CHUNK):
+        proba = y_proba[start : start + _ROWS_PER_CHUNK]
+        true = y_true[start : start + _ROWS_PER_CHUNK, None].astype(np.intp)
+        true_proba = np.take_along_axis(proba, true, axis=1)
+        ahead = (proba > true_proba) | ((proba == true_proba) & (classes > true))
+        hits += int((ahead.sum(axis=1) < k).sum())
+    return hits / len(y_true)
 
 
-def _class_blocks(y_true: np.ndarray, y_proba: np.ndarray) -> list[np.ndarray]:
-    """The rows of y_proba of each true class, as K contiguous blocks.
+def predicted_not_argmax(y_pred: np.ndarray, y_proba: np.ndarray) -> float:
+    """Share of samples whose predicted class has less than the highest probability.
 
-    Boolean masks read y_proba front to back; gathering rows in class order instead
-    jumps around memory and is about twice as slow at 10^7 samples.
+    Zero for a model's own argmax; more for decisions taken with thresholds or costs.
+    A predicted class tied for the highest probability counts as the argmax.
     """
-    return [y_proba[y_true == c] for c in range(y_proba.shape[1])]
+    rows = np.arange(len(y_pred))
+    below = 0
+    for start in range(0, len(y_pred), _ROWS_PER_CHUNK):
+        chunk = slice(start, start + _ROWS_PER_CHUNK)
+        proba = y_proba[chunk]
+        chosen = proba[rows[: len(proba)], y_pred[chunk]]
+        below += int((chosen < proba.max(axis=1)).sum())
+    return below / len(y_pred)
+
+
+class _ClassRows:
+    """The rows of y_proba of each true class, one class at a time.
+
+    Sorting the row numbers by class once, then gathering one class's rows when asked,
+    holds one class's rows at a time: at 10^7 samples the K blocks together would be a
+    second copy of y_proba.
+    """
+
+    def __init__(self, y_true: np.ndarray, n_classes: int) -> None:
+        self.order = np.argsort(y_true, kind="stable")
+        self.bounds = np.searchsorted(y_true[self.order], np.arange(n_classes + 1))
+
+    def rows(self, c: int) -> np.ndarray:
+        return self.order[self.bounds[c] : self.bounds[c + 1]]
+
+    def size(self, c: int) -> int:
+        return int(self.bounds[c + 1] - self.bounds[c])
 
 
 def pairwise_accuracy(y_true: np.ndarray, y_pred: np.ndarray, y_proba: np.ndarray) -> np.ndarray:
@@ -137,15 +172,35 @@ def pairwise_accuracy(y_true: np.ndarray, y_pred: np.ndarray, y_proba: np.ndarra
     """
     n_classes = y_proba.shape[1]
     wins = np.zeros((n_classes, n_classes), dtype=np.int64)  # [a, b]: class-a rows with p_a > p_b
-    support = np.zeros(n_classes, dtype=np.int64)
-    for a, rows in enumerate(_class_blocks(y_true, y_proba)):
+    by_class = _ClassRows(y_true, n_classes)
+    support = np.array([by_class.size(c) for c in range(n_classes)], dtype=np.int64)
+    for a in range(n_classes):
+        rows = y_proba[by_class.rows(a)]  # in file order within the class: reads forwards
         wins[a] = (rows[:, a : a + 1] > rows).sum(axis=0)
-        support[a] = len(rows)
     pair_support = support[:, None] + support[None, :]
     with np.errstate(invalid="ignore", divide="ignore"):
         accuracy = (wins + wins.T) / pair_support
         counts = confusion_matrix(y_true, y_pred, n_classes=n_classes)
         np.fill_diagonal(accuracy, np.diag(counts) / support)
+    return accuracy
+
+
+def pairwise_label_accuracy(counts: np.ndarray) -> np.ndarray:
+    """Class-vs-class accuracy from labels alone, from a (K, K) confusion matrix.
+
+    Entry (a, b), a != b: among the samples whose true class is a or b and whose
+    predicted class is a or b, the share predicted right:
+    (C[a,a] + C[b,b]) / (C[a,a] + C[a,b] + C[b,a] + C[b,b]). Entry (a, a) is the recall
+    of class a. NaN where there is no such sample. Unlike the probability-based
+    ``pairwise_accuracy``, a sample predicted as a third class does not count.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    hits = np.diag(counts)
+    right = hits[:, None] + hits[None, :]
+    total = right + counts + counts.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy = right / total
+        np.fill_diagonal(accuracy, hits / counts.sum(axis=1))
     return accuracy
 
 
@@ -166,6 +221,10 @@ def _twice_mann_whitney(positives: np.ndarray, negatives: np.ndarray) -> int:
     return twice_u
 
 
+# Above this many classes, one search of all samples per class beats K^2 small sorts.
+_AUC_PAIR_LOOP_CLASSES = 32
+
+
 def pairwise_auc(y_true: np.ndarray, y_proba: np.ndarray) -> np.ndarray:
     """Hand & Till's A(a, b) for every pair, shape (n_classes, n_classes), symmetric.
 
@@ -175,19 +234,51 @@ def pairwise_auc(y_true: np.ndarray, y_proba: np.ndarray) -> np.ndarray:
     pairs with an absent class.
     """
     n_classes = y_proba.shape[1]
-    blocks = _class_blocks(y_true, y_proba)
-    one_sided = np.full((n_classes, n_classes), np.nan)
+    by_class = _ClassRows(y_true, n_classes)
+    if n_classes <= _AUC_PAIR_LOOP_CLASSES:
+        twice_u = _twice_u_by_pair(y_proba, by_class)
+    else:
+        twice_u = _twice_u_by_column(y_true, y_proba, by_class)
+    sizes = np.array([by_class.size(c) for c in range(n_classes)], dtype=np.float64)
+    pairs = 2 * sizes[:, None] * sizes[None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        one_sided = np.where(pairs > 0, twice_u / pairs, np.nan)
+    np.fill_diagonal(one_sided, np.nan)
+    return (one_sided + one_sided.T) / 2
+
+
+def _twice_u_by_pair(y_proba: np.ndarray, by_class: _ClassRows) -> np.ndarray:
+    """[a, b]: twice Mann-Whitney U of p_a, class a against class b: sorted pairs."""
+    n_classes = y_proba.shape[1]
+    twice_u = np.zeros((n_classes, n_classes))
     for a in range(n_classes):
-        positives = np.sort(blocks[a][:, a])
+        column = y_proba[:, a]
+        positives = np.sort(column[by_class.rows(a)])
         if positives.size == 0:
             continue
         for b in range(n_classes):
-            if b == a or blocks[b].shape[0] == 0:
-                continue
-            negatives = np.sort(blocks[b][:, a])  # p_a of the class-b samples
-            twice_u = _twice_mann_whitney(positives, negatives)
-            one_sided[a, b] = twice_u / (2 * positives.size * negatives.size)
-    return (one_sided + one_sided.T) / 2
+            if b != a and by_class.size(b):
+                negatives = np.sort(column[by_class.rows(b)])  # p_a of the class-b samples
+                twice_u[a, b] = _twice_mann_whitney(positives, negatives)
+    return twice_u
+
+
+def _twice_u_by_column(y_true: np.ndarray, y_proba: np.ndarray, by_class: _ClassRows):
+    """The same matrix, one class a at a time: every sample's p_a is placed among the
+    sorted class-a scores, and the counts are summed per true class with a bincount."""
+    n_classes = y_proba.shape[1]
+    twice_u = np.zeros((n_classes, n_classes))
+    for a in range(n_classes):
+        column = y_proba[:, a]
+        positives = np.sort(column[by_class.rows(a)])
+        if positives.size == 0:
+            continue
+        below = np.searchsorted(positives, column, side="left")
+        at_most = np.searchsorted(positives, column, side="right")
+        # each negative: 2 per positive above it, 1 per positive equal to it
+        per_sample = 2 * (positives.size - at_most) + (at_most - below)
+        twice_u[a] = np.bincount(y_true, weights=per_sample, minlength=n_classes)
+    return twice_u
 
 
 def m_measure(auc: np.ndarray) -> float:

@@ -12,18 +12,31 @@ from digitwise.metrics import intervals as bootstrap
 from digitwise.predictions.schema import Predictions
 
 TOP_K = 2
+LABEL_ONLY_NOTE = (
+    "no proba_ columns: log loss, top-2 accuracy, AUC and probability-based pairwise "
+    "accuracy need probabilities and are not computed"
+)
 
 
 def headline_metrics(
-    predictions: Predictions, counts: np.ndarray, auc: np.ndarray
+    predictions: Predictions, counts: np.ndarray, auc: np.ndarray | None
 ) -> dict[str, Any]:
-    """The small file ``dvc exp show`` displays: scalars, and per-class scores by name."""
+    """The small file ``dvc exp show`` displays: scalars, and per-class scores by name.
+
+    Without probabilities (``auc`` is None), the probability-based metrics are absent,
+    not zero or NaN, so no experiment table shows a number that was never measured;
+    ``pairwise.json`` carries the note that says why (this file holds numbers only).
+    """
     result: dict[str, Any] = metrics.summary_scores(counts)
-    result["log_loss"] = metrics.log_loss(predictions.actual, predictions.proba)
-    result[f"top_{TOP_K}_accuracy"] = metrics.top_k_accuracy(
-        predictions.actual, predictions.proba, k=TOP_K
-    )
-    result["auc_ovo_m"] = metrics.m_measure(auc)
+    if predictions.proba is not None:
+        result["log_loss"] = metrics.log_loss(predictions.actual, predictions.proba)
+        result[f"top_{TOP_K}_accuracy"] = metrics.top_k_accuracy(
+            predictions.actual, predictions.proba, k=TOP_K
+        )
+        result["auc_ovo_m"] = metrics.m_measure(auc)
+        result["predicted_not_argmax"] = metrics.predicted_not_argmax(
+            predictions.predicted, predictions.proba
+        )
     result["n_samples"] = int(counts.sum())
     scores = metrics.per_class_scores(counts)
     result["per_class"] = {
@@ -51,10 +64,12 @@ def intervals_report(predictions: Predictions, settings: params.EvaluateParams) 
 
 
 def confusion_report(counts: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
-    report: dict[str, Any] = {"classes": list(classes), "counts": counts.tolist()}
+    # arrays, not lists: ``io.outputs.json_text`` writes them a row per line, fast
+    report: dict[str, Any] = {"classes": list(classes), "counts": counts}
     for normalize in metrics.NORMALIZATIONS:
-        shares = metrics.normalize_confusion(counts, normalize=normalize)
-        report[f"normalized_by_{normalize}"] = shares.tolist()
+        report[f"normalized_by_{normalize}"] = metrics.normalize_confusion(
+            counts, normalize=normalize
+        )
     return report
 
 
@@ -77,11 +92,20 @@ def top_confusions_report(
 
 
 def pairwise_report(
-    accuracy: np.ndarray, auc: np.ndarray, classes: Sequence[str]
+    counts: np.ndarray,
+    accuracy: np.ndarray | None,
+    auc: np.ndarray | None,
+    classes: Sequence[str],
 ) -> dict[str, Any]:
-    return {
-        "classes": list(classes),
-        "pairwise_accuracy": accuracy.tolist(),
-        "pairwise_auc": auc.tolist(),
-        "m_measure": metrics.m_measure(auc),
-    }
+    """With probabilities, the probability-based pairwise accuracy and AUC; without, the
+    label-based pairwise accuracy and a note. (Both would double the file: at 1,000
+    classes each matrix is a million numbers.)"""
+    report: dict[str, Any] = {"classes": list(classes)}
+    if accuracy is None or auc is None:
+        report["pairwise_label_accuracy"] = metrics.pairwise_label_accuracy(counts)
+        report["note"] = LABEL_ONLY_NOTE
+        return report
+    report["pairwise_accuracy"] = accuracy
+    report["pairwise_auc"] = auc
+    report["m_measure"] = metrics.m_measure(auc)
+    return report

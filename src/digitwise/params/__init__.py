@@ -7,6 +7,8 @@ checks of single values they are built from. Everything a stage needs is here:
 
 from digitwise.params.sections import (
     DATA_SOURCES,
+    EVALUATE_DEFAULTS,
+    GATE_DEFAULTS,
     SECTIONS,
     SPLIT_METHODS,
     AttributionParams,
@@ -33,6 +35,8 @@ from digitwise.params.validators import ParamsError, Validator
 
 __all__ = [
     "DATA_SOURCES",
+    "EVALUATE_DEFAULTS",
+    "GATE_DEFAULTS",
     "SECTIONS",
     "SPLIT_METHODS",
     "AttributionParams",

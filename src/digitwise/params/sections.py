@@ -72,11 +72,18 @@ class EvaluateParams:
     bootstrap_seed: int
 
 
+# What the digitwise command uses without --params; params.yaml holds the same values.
+EVALUATE_DEFAULTS = EvaluateParams(top_confusions=10, bootstrap_resamples=1000, bootstrap_seed=0)
+
+
 @dataclass(frozen=True)
 class GateParams:
     min_accuracy: float  # the accuracy below which a change is refused outright
     max_accuracy_drop: float  # a larger drop against the baseline is refused ...
     alpha: float  # ... when McNemar's test says it is significant at this level
+
+
+GATE_DEFAULTS = GateParams(min_accuracy=0.95, max_accuracy_drop=0.01, alpha=0.05)
 
 
 @dataclass(frozen=True)

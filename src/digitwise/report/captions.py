@@ -1,4 +1,5 @@
-"""What the report says under each figure: a heading and one sentence on how to read it."""
+"""What the report says under each figure: a heading and one sentence on how to read it,
+for an evaluation with probabilities and, where a figure differs, for one without."""
 
 # Known figures by file stem, in reading order: what went wrong, then why (data, model),
 # then how it developed. Each: (heading, one sentence on how to read it).
@@ -64,6 +65,18 @@ FIGURES: dict[str, tuple[str, str]] = {
 }
 
 
+# Figures that a label-only evaluation (predictions without probability columns) draws
+# differently, by file stem: (heading, caption) in place of FIGURES'.
+LABEL_ONLY_FIGURES: dict[str, tuple[str, str]] = {
+    "pairwise_accuracy": (
+        "Pairwise accuracy, from the predicted labels",
+        "Cell (a, b) is the share predicted right among the samples whose true class is a or "
+        "b and whose prediction is a or b, and the diagonal each class's recall (there are no "
+        "probabilities to rank by): a low cell is a specific confusion, a blank cell undefined.",
+    ),
+}
+
+
 GENERIC_CAPTION = (
     "A figure from the figures directory with no description here: its title and axes say "
     "what it shows."
@@ -74,4 +87,19 @@ COMPARISON_PLOT_CAPTION = (
     "Each cell shows how much more (red) or less (blue) of the true class (row) this run puts "
     "in that prediction (column) than the baseline does, so on the diagonal red is better "
     "and off it red is a mistake made more often."
+)
+
+
+def figure_text(stem: str, *, label_only: bool) -> tuple[str, str]:
+    """(heading, caption) of the figure ``stem``.png; ``label_only``: of an evaluation
+    from predicted labels alone, which draws some figures from the labels instead."""
+    if label_only and stem in LABEL_ONLY_FIGURES:
+        return LABEL_ONLY_FIGURES[stem]
+    return FIGURES.get(stem, (stem, GENERIC_CAPTION))
+
+
+# Shown under the headline metrics of a label-only evaluation.
+LABEL_ONLY_NOTE = (
+    "The predictions have no proba_ columns: log loss, top-2 accuracy, AUC and the "
+    "probability-based pairwise accuracy need probabilities and are not computed."
 )

@@ -2,13 +2,25 @@
 confusions, a comparison with a baseline, and the figures (PNG files). Each reader takes
 the parsed JSON and the file's name for messages, and returns typed values."""
 
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, NoReturn
+from typing import Any
 
 from digitwise.errors import UserError
+from digitwise.report.fields import (
+    as_list,
+    as_object,
+    bad,
+    count,
+    field,
+    finite,
+    finite_or_null,
+    integer,
+    non_empty,
+    one_line,
+    share,
+)
 
 # (key in the metrics file, label); the headline table's rows, in this order.
 HEADLINE = (
@@ -25,6 +37,10 @@ HEADLINE = (
 
 
 COUNT_METRICS = frozenset({"n_samples"})
+
+
+# Computed from the probability columns: all three with them, none in a label-only file.
+PROBABILITY_METRICS = ("log_loss", "auc_ovo_m", "top_2_accuracy")
 
 
 CLASS_SCORES = ("precision", "recall", "f1")
@@ -46,8 +62,17 @@ class ClassScores:
 
 @dataclass(frozen=True)
 class Metrics:
-    headline: dict[str, float | int | None]  # keys of HEADLINE; None: undefined (null)
+    # Keys of HEADLINE, in its order, but for PROBABILITY_METRICS in a label-only file;
+    # None: undefined (null).
+    headline: dict[str, float | int | None]
     per_class: dict[str, ClassScores]  # in natural class order
+    note: str | None = None  # one line from the evaluate stage, shown as it is
+    predicted_not_argmax: float | None = None  # share of predictions not the most probable
+
+    @property
+    def label_only(self) -> bool:
+        """Scored from the predicted labels alone: the file had no probabilities."""
+        return not any(key in self.headline for key in PROBABILITY_METRICS)
 
 
 @dataclass(frozen=True)
@@ -107,75 +132,8 @@ def check_same_predictions(
         raise UserError(
             f"{source}: not a comparison of the predictions {metrics_path} scores "
             f"(accuracy {comparison.accuracy.new:.4f} there, {accuracy:.4f} here); "
-            "rerun python -m digitwise.cli.compare"
+            "rerun digitwise compare"
         )
-
-
-def _got(value: Any) -> str:
-    shown = repr(value)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return f"got {shown} ({type(value).__name__})"
-
-
-def _bad(source: str, where: str, expected: str, value: Any) -> NoReturn:
-    raise UserError(f"{source}: {where} must be {expected}; {_got(value)}")
-
-
-def _object(value: Any, source: str, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        _bad(source, where, "an object", value)
-    return value
-
-
-def _field(
-    obj: dict[str, Any], key: str, check: Callable[[Any, str, str], Any], source: str, where: str
-) -> Any:
-    """``obj[key]`` passed through ``check``; ``where`` is the object's own place, "" at the top."""
-    place = f"{where}.{key}" if where else key
-    if key not in obj:
-        raise UserError(f"{source}: {place} is missing")
-    return check(obj[key], source, place)
-
-
-def _is_number(value: Any) -> bool:
-    # bool is an int to Python but never a score; NaN and infinity are not in JSON files
-    # written by this project (they become null), so a literal NaN is an error too.
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _number(value: Any, source: str, where: str) -> float:
-    if not _is_number(value):
-        _bad(source, where, "a finite number", value)
-    return float(value)
-
-
-def _number_or_null(value: Any, source: str, where: str) -> float | None:
-    return None if value is None else _number(value, source, where)
-
-
-def _list(value: Any, source: str, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        _bad(source, where, "a list", value)
-    return value
-
-
-def _count(value: Any, source: str, where: str) -> int:
-    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-        _bad(source, where, "an integer >= 0", value)
-    return value
-
-
-def _integer(value: Any, source: str, where: str) -> int:
-    if not (isinstance(value, int) and not isinstance(value, bool)):
-        _bad(source, where, "an integer", value)
-    return value
-
-
-def _name(value: Any, source: str, where: str) -> str:
-    if not (isinstance(value, str) and value):
-        _bad(source, where, "a non-empty string", value)
-    return value
 
 
 def natural_key(name: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
@@ -193,51 +151,84 @@ def natural_key(name: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
 
 
 def parse_metrics(payload: Any, source: str) -> Metrics:
-    """The evaluate stage's headline metrics: the HEADLINE scalars and ``per_class``."""
-    payload = _object(payload, source, "the file")
+    """The evaluate stage's headline metrics: the HEADLINE scalars and ``per_class``, and
+    optionally ``note`` (one line) and ``predicted_not_argmax`` (a share).
+
+    The PROBABILITY_METRICS are all there, or, in a label-only file, none of them;
+    ``predicted_not_argmax`` needs probabilities too.
+    """
+    payload = as_object(payload, source, "the file")
+    note = field(payload, "note", one_line, source, "") if "note" in payload else None
     headline: dict[str, float | int | None] = {}
     for key, _ in HEADLINE:
         if key in COUNT_METRICS:
-            headline[key] = _field(payload, key, _count, source, "")
-        else:  # null is an undefined metric (json_text writes NaN and infinity so)
-            headline[key] = _field(payload, key, _number_or_null, source, "")
-    classes = _field(payload, "per_class", _object, source, "")
+            headline[key] = field(payload, key, count, source, "")
+        elif key not in PROBABILITY_METRICS or _has_probabilities(payload, note, source):
+            # null is an undefined metric (json_text writes NaN and infinity so)
+            headline[key] = field(payload, key, finite_or_null, source, "")
+    classes = field(payload, "per_class", as_object, source, "")
     if not classes:
         raise UserError(f"{source}: per_class must name at least one class; got {{}}")
     per_class = {}
     for name in sorted(classes, key=natural_key):
         where = f"per_class.{name}"
-        scores = _object(classes[name], source, where)
+        scores = as_object(classes[name], source, where)
         per_class[name] = ClassScores(
-            *(_field(scores, key, _number, source, where) for key in CLASS_SCORES),
-            support=_field(scores, "support", _count, source, where),
+            *(field(scores, key, finite, source, where) for key in CLASS_SCORES),
+            support=field(scores, "support", count, source, where),
         )
-    return Metrics(headline, per_class)
+    metrics = Metrics(headline, per_class, note)
+    if "predicted_not_argmax" not in payload:
+        return metrics
+    if metrics.label_only:
+        raise UserError(
+            f"{source}: predicted_not_argmax needs probabilities, but the file has none "
+            f"of {', '.join(PROBABILITY_METRICS)}"
+        )
+    not_argmax = field(payload, "predicted_not_argmax", share, source, "")
+    return replace(metrics, predicted_not_argmax=not_argmax)
+
+
+def _has_probabilities(payload: dict[str, Any], note: str | None, source: str) -> bool:
+    """True with all the PROBABILITY_METRICS, False with none (a label-only file); else
+    the file is refused."""
+    present = [key for key in PROBABILITY_METRICS if key in payload]
+    absent = [key for key in PROBABILITY_METRICS if key not in payload]
+    if not absent:
+        return True
+    if present:
+        raise UserError(
+            f"{source}: has {', '.join(present)} but not {', '.join(absent)}; the probability "
+            f"metrics ({', '.join(PROBABILITY_METRICS)}) come all together or, in a label-only "
+            "file, not at all"
+        )
+    del note  # a label-only file may carry a note, and need not
+    return False
 
 
 def parse_top_confusions(payload: Any, source: str) -> list[Confusion]:
     """The ranked confusions, in the file's (rank) order."""
-    payload = _object(payload, source, "the file")
-    rows = _field(payload, "top_confusions", _list, source, "")
+    payload = as_object(payload, source, "the file")
+    rows = field(payload, "top_confusions", as_list, source, "")
     confusions = []
     for number, row in enumerate(rows):
         where = f"top_confusions[{number}]"
-        row = _object(row, source, where)
+        row = as_object(row, source, where)
         confusions.append(
             Confusion(
-                rank=_field(row, "rank", _count, source, where),
-                actual=_field(row, "actual", _name, source, where),
-                predicted=_field(row, "predicted", _name, source, where),
-                count=_field(row, "count", _count, source, where),
-                share_of_actual=_field(row, "share_of_actual", _number, source, where),
+                rank=field(row, "rank", count, source, where),
+                actual=field(row, "actual", non_empty, source, where),
+                predicted=field(row, "predicted", non_empty, source, where),
+                count=field(row, "count", count, source, where),
+                share_of_actual=field(row, "share_of_actual", finite, source, where),
             )
         )
     return confusions
 
 
 def _interval(bounds: dict[str, Any], source: str, where: str) -> tuple[float, float]:
-    low = _field(bounds, "low", _number, source, where)
-    high = _field(bounds, "high", _number, source, where)
+    low = field(bounds, "low", finite, source, where)
+    high = field(bounds, "high", finite, source, where)
     if low > high:
         raise UserError(f"{source}: {where}.low ({low}) is above {where}.high ({high})")
     return low, high
@@ -248,7 +239,7 @@ def parse_intervals(payload: Any, source: str) -> dict[str, tuple[float, float]]
 
     An unknown metric name is an error rather than a silently missing row.
     """
-    payload = _object(payload, source, "the file")
+    payload = as_object(payload, source, "the file")
     known = [key for key, _ in HEADLINE if key not in COUNT_METRICS]
     intervals = {}
     for metric, bounds in payload.items():
@@ -257,36 +248,36 @@ def parse_intervals(payload: Any, source: str) -> dict[str, tuple[float, float]]
                 f"{source}: {metric!r} is not a headline metric; expected some of "
                 f"{', '.join(known)}"
             )
-        intervals[metric] = _interval(_object(bounds, source, metric), source, metric)
+        intervals[metric] = _interval(as_object(bounds, source, metric), source, metric)
     return intervals
 
 
 def _change(payload: Any, source: str, where: str) -> Change:
-    payload = _object(payload, source, where)
-    return Change(*(_field(payload, key, _number, source, where) for key in CHANGE_KEYS))
+    payload = as_object(payload, source, where)
+    return Change(*(field(payload, key, finite, source, where) for key in CHANGE_KEYS))
 
 
 def _class_change(payload: Any, source: str, where: str) -> Change:
     change = _change(payload, source, where)
     if "support" not in payload:
         return change
-    return replace(change, support=_field(payload, "support", _count, source, where))
+    return replace(change, support=field(payload, "support", count, source, where))
 
 
 def _mcnemar(payload: Any, source: str, where: str) -> McNemar:
-    payload = _object(payload, source, where)
+    payload = as_object(payload, source, where)
     test = McNemar(
-        n_new_only=_field(payload, "n_new_only", _count, source, where),
-        n_base_only=_field(payload, "n_base_only", _count, source, where),
-        p_value=_field(payload, "p_value", _number, source, where),
+        n_new_only=field(payload, "n_new_only", count, source, where),
+        n_base_only=field(payload, "n_base_only", count, source, where),
+        p_value=field(payload, "p_value", finite, source, where),
     )
     if not 0 <= test.p_value <= 1:
-        _bad(source, f"{where}.p_value", "in 0..1", test.p_value)
+        bad(source, f"{where}.p_value", "in 0..1", test.p_value)
     return test
 
 
 def _recalls(payload: Any, source: str, where: str) -> dict[str, Change]:
-    payload = _object(payload, source, where)
+    payload = as_object(payload, source, where)
     return {
         name: _class_change(payload[name], source, f"{where}.{name}")
         for name in sorted(payload, key=natural_key)
@@ -295,34 +286,34 @@ def _recalls(payload: Any, source: str, where: str) -> dict[str, Change]:
 
 def _changed_cells(payload: Any, source: str, where: str) -> list[ChangedCell]:
     cells = []
-    for number, row in enumerate(_list(payload, source, where)):
+    for number, row in enumerate(as_list(payload, source, where)):
         place = f"{where}[{number}]"
-        row = _object(row, source, place)
+        row = as_object(row, source, place)
         cells.append(
             ChangedCell(
-                actual=_field(row, "actual", _name, source, place),
-                predicted=_field(row, "predicted", _name, source, place),
-                new=_field(row, "new", _count, source, place),
-                base=_field(row, "base", _count, source, place),
-                difference=_field(row, "difference", _integer, source, place),
+                actual=field(row, "actual", non_empty, source, place),
+                predicted=field(row, "predicted", non_empty, source, place),
+                new=field(row, "new", count, source, place),
+                base=field(row, "base", count, source, place),
+                difference=field(row, "difference", integer, source, place),
             )
         )
     return cells
 
 
 def _level(payload: Any, source: str, where: str) -> float:
-    level = _field(_object(payload, source, where), "level", _number, source, where)
+    level = field(as_object(payload, source, where), "level", finite, source, where)
     if not 0 < level < 1:
-        _bad(source, f"{where}.level", "strictly between 0 and 1", level)
+        bad(source, f"{where}.level", "strictly between 0 and 1", level)
     return level
 
 
 def _commit(value: Any, source: str, where: str) -> str | None:
-    return None if value is None else _name(value, source, where)
+    return None if value is None else non_empty(value, source, where)
 
 
 def parse_comparison(payload: Any, source: str) -> Comparison:
-    """A comparison with a baseline run (``python -m digitwise.cli.compare`` writes one).
+    """A comparison with a baseline run (``digitwise compare`` writes one).
 
     Required: ``baseline`` and ``accuracy`` (new, base, difference). Optional, each
     checked when present: ``accuracy.low``/``high`` (the difference's interval, both or
@@ -331,22 +322,22 @@ def parse_comparison(payload: Any, source: str) -> Comparison:
     ``changed_confusions``. Other keys are ignored, so the comparison may grow without
     breaking the report.
     """
-    payload = _object(payload, source, "the file")
-    accuracy = _field(payload, "accuracy", _object, source, "")
+    payload = as_object(payload, source, "the file")
+    accuracy = field(payload, "accuracy", as_object, source, "")
     bounds = [key for key in ("low", "high") if key in accuracy]
     if len(bounds) == 1:
         raise UserError(f"{source}: accuracy has {bounds[0]} but not the other bound")
 
     def optional(key: str, check: Callable[[Any, str, str], Any]) -> Any:
-        return _field(payload, key, check, source, "") if key in payload else None
+        return field(payload, key, check, source, "") if key in payload else None
 
     return Comparison(
-        baseline=_field(payload, "baseline", _name, source, ""),
+        baseline=field(payload, "baseline", non_empty, source, ""),
         accuracy=_change(accuracy, source, "accuracy"),
         accuracy_interval=_interval(accuracy, source, "accuracy") if bounds else None,
         level=optional("bootstrap", _level) or DEFAULT_LEVEL,
         baseline_commit=optional("baseline_commit", _commit),
-        n_samples=optional("n_samples", _count),
+        n_samples=optional("n_samples", count),
         mcnemar=optional("mcnemar", _mcnemar),
         per_class_recall=optional("per_class_recall", _recalls),
         changed_confusions=optional("changed_confusions", _changed_cells),
@@ -361,4 +352,4 @@ def in_class_order(metrics: Metrics, classes: Sequence[str], source: str) -> Met
             f"{source}: its classes ({', '.join(metrics.per_class)}) are not those of the "
             f"class list ({', '.join(classes)})"
         )
-    return Metrics(metrics.headline, {name: metrics.per_class[name] for name in classes})
+    return replace(metrics, per_class={name: metrics.per_class[name] for name in classes})

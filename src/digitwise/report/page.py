@@ -1,8 +1,9 @@
 """The report page: one self-contained HTML file of the evaluation, readable offline.
 
-It gathers the headline metrics (with their 95% intervals when given), the per-class
-scores, the ranked confusions, every PNG in the figures directory and, when given, the
-comparison with a baseline run, into a single file. Nothing is fetched when the page is
+It gathers the headline metrics (with their 95% intervals when given, and the evaluate
+stage's note, such as why a label-only evaluation has no probability metrics), the
+per-class scores, the ranked confusions, every PNG in the figures directory and, when
+given, the comparison with a baseline run, into a single file. Nothing is fetched when the page is
 viewed: the styles are inline, there is no script, every image is a base64 ``data:`` URI,
 and a Content-Security-Policy forbids the browser any other source. The bytes depend only
 on the inputs' contents and the figures' file names, never on paths, time or locale.
@@ -17,7 +18,7 @@ from collections.abc import Collection, Iterable, Sequence
 from importlib import resources
 from typing import Any
 
-from digitwise.report.captions import COMPARISON_PLOT_CAPTION, FIGURES, GENERIC_CAPTION
+from digitwise.report.captions import COMPARISON_PLOT_CAPTION, LABEL_ONLY_NOTE, figure_text
 from digitwise.report.figures import Figure
 from digitwise.report.inputs import (
     COUNT_METRICS,
@@ -28,6 +29,9 @@ from digitwise.report.inputs import (
 )
 
 TITLE = "digitwise: evaluation report"
+
+
+LABELS = dict(HEADLINE)
 
 
 # The browser may load images from data: URIs and apply the inline styles, and nothing
@@ -96,21 +100,52 @@ def note(text: str) -> str:
     return f'<p class="note">{_e(text)}</p>'
 
 
+def percent(share: float) -> str:
+    """A share as a percentage to one decimal, never rounded to 0% or 100% when it is not."""
+    text = f"{share:.1%}"
+    if text == "0.0%" and share > 0:
+        return "< 0.1%"
+    if text == "100.0%" and share < 1:
+        return "> 99.9%"
+    return text
+
+
+def metrics_notes(metrics: Metrics) -> list[str]:
+    """What the evaluate stage says beside its numbers: its note, and the decisions that
+    are not the most probable class (a thresholded or otherwise post-processed model)."""
+    lines = [] if metrics.note is None else [note(metrics.note)]
+    if metrics.label_only and metrics.note is None:
+        lines.append(note(LABEL_ONLY_NOTE))
+    if metrics.predicted_not_argmax:  # None (unknown) or 0: nothing to say
+        lines.append(
+            note(
+                f"{percent(metrics.predicted_not_argmax)} of predictions are not the most "
+                "probable class (thresholded decisions?)"
+            )
+        )
+    return lines
+
+
 def metrics_section(metrics: Metrics, intervals: dict[str, tuple[float, float]] | None) -> str:
+    # A label-only file has no probability metrics: their rows are left out, not "n/a".
+    shown = [key for key, _ in HEADLINE if key in metrics.headline]
     headers = ["Metric", "Value"]
     rows = []
-    for key, label in HEADLINE:
+    for key in shown:
         value = metrics.headline[key]
-        rows.append([label, str(value) if key in COUNT_METRICS else fixed(value)])
+        rows.append([LABELS[key], str(value) if key in COUNT_METRICS else fixed(value)])
     if intervals is None:
-        return section("metrics", "Headline metrics", table("headline", headers, rows))
+        return section(
+            "metrics", "Headline metrics", table("headline", headers, rows), *metrics_notes(metrics)
+        )
     headers.append("95% interval")
-    for (key, _), row in zip(HEADLINE, rows, strict=True):
+    for key, row in zip(shown, rows, strict=True):
         row.append(interval_text(intervals[key]) if key in intervals else "")
     return section(
         "metrics",
         "Headline metrics",
         table("headline", headers, rows),
+        *metrics_notes(metrics),
         note("Intervals: 95% bootstrap intervals over the held-out samples."),
     )
 
@@ -156,10 +191,10 @@ def figure_block(figure: Figure, heading: str, caption: str, element_id: str) ->
     )
 
 
-def figures_section(figures: Sequence[Figure]) -> str:
+def figures_section(figures: Sequence[Figure], *, label_only: bool) -> str:
     blocks = []
     for figure in figures:
-        heading, caption = FIGURES.get(figure.stem, (figure.stem, GENERIC_CAPTION))
+        heading, caption = figure_text(figure.stem, label_only=label_only)
         blocks.append(figure_block(figure, heading, caption, f"figure-{figure.stem}"))
     return section("figures", "Figures", *blocks)
 
@@ -249,7 +284,7 @@ def render(
     sections += [
         per_class_section(metrics),
         confusions_section(confusions),
-        figures_section(figures),
+        figures_section(figures, label_only=metrics.label_only),
     ]
     nav = "".join(f'<li><a href="#{anchor}">{_e(label)}</a></li>' for anchor, label in contents)
     return _package_text("page.html").format(

@@ -1,0 +1,99 @@
+"""``digitwise evaluate``: metrics, confusion matrices and pairwise scores of any
+classifier's predictions (CSV or Parquet, one file or shards; labels with or without
+probabilities), written under one directory with standard names.
+"""
+# The evaluate DVC stage runs the same run_evaluate, with its paths from dvc.yaml.
+
+import argparse
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from digitwise import params
+from digitwise.cli.names import EVALUATE_OUTPUTS
+from digitwise.data import datasets
+from digitwise.figures.background import Drawer
+from digitwise.io import outputs
+from digitwise.metrics import classification as metrics
+from digitwise.metrics.evaluation import argmax_warning, evaluate, summary_lines
+from digitwise.predictions.reading import read_predictions, shard_paths
+
+OUTPUTS = EVALUATE_OUTPUTS  # output name -> path under --out
+PARALLEL_BYTES = 10 * 2**20  # predictions from which the heatmaps are drawn meanwhile
+
+
+def run_evaluate(
+    predictions_path: str,
+    classes_path: str,
+    settings: params.EvaluateParams,
+    destinations: Mapping[str, str | Path],
+) -> list[str]:
+    """Evaluate, draw and write every output in ``OUTPUTS`` to ``destinations``; the
+    summary lines. Bad input fails before anything is written."""
+    paths = [destinations[name] for name in OUTPUTS]
+    outputs.check_destinations(*paths)
+    outputs.check_not_inputs(
+        paths, [classes_path, predictions_path, *shard_paths(predictions_path)]
+    )
+    classes = datasets.load_classes(classes_path)
+    # a worker process pays off from a few seconds of work: about 10^5 rows, 10 MB
+    large = sum(path.stat().st_size for path in shard_paths(predictions_path)) > PARALLEL_BYTES
+    with Drawer(large) as drawer:  # its worker imports matplotlib while the rest is read
+        predictions = read_predictions(predictions_path, classes)
+        counts = metrics.confusion_matrix(
+            predictions.actual, predictions.predicted, n_classes=len(classes)
+        )
+        drawing = {  # drawn while the rest is computed
+            "confusion_plot": drawer.submit("confusion_counts_heatmap", counts, classes),
+            "confusion_normalized_plot": drawer.submit(
+                "confusion_normalized_heatmap", counts, classes
+            ),
+        }
+        evaluation = evaluate(predictions, settings)
+        warning = argmax_warning(evaluation)
+        if warning:
+            print(warning, file=sys.stderr)
+        kind = (
+            "pairwise_label_accuracy_heatmap"
+            if evaluation.label_only
+            else "pairwise_accuracy_heatmap"
+        )
+        drawing["pairwise_plot"] = drawer.submit(kind, evaluation.pairwise, classes)
+        texts = {name: outputs.json_text(payload) for name, payload in evaluation.payloads.items()}
+        images = {name: drawer.png(future) for name, future in drawing.items()}
+    for name, text in texts.items():
+        outputs.write_text(destinations[name], text)
+    for name, image in images.items():
+        outputs.write_bytes(destinations[name], image)
+    return summary_lines(evaluation)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "predictions",
+        help="predictions: a CSV or Parquet file, a directory of shards, or a quoted glob",
+    )
+    parser.add_argument(
+        "--classes", required=True, help="JSON list of class names, in the classifier's order"
+    )
+    parser.add_argument(
+        "--out", required=True, help=f"directory to write {', '.join(OUTPUTS.values())} in"
+    )
+    parser.add_argument(
+        "--params",
+        help="params.yaml to read the evaluate section from (default: "
+        + ", ".join(f"{k} {v}" for k, v in vars(params.EVALUATE_DEFAULTS).items())
+        + ")",
+    )
+
+
+def command(args: argparse.Namespace) -> None:
+    settings = (
+        params.EVALUATE_DEFAULTS
+        if args.params is None
+        else params.evaluate_params(params.load(args.params))
+    )
+    out = Path(args.out)
+    destinations = {name: out / relative for name, relative in OUTPUTS.items()}
+    for line in run_evaluate(args.predictions, args.classes, settings, destinations):
+        print(line)

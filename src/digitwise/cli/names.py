@@ -1,0 +1,23 @@
+"""The standard file names the subcommands write under ``--out`` and read back: in a
+module of their own, so reading them does not import the code that writes them."""
+
+# digitwise evaluate (the evaluate stage names the same outputs on its command line)
+EVALUATE_OUTPUTS = {
+    "metrics": "metrics.json",
+    "intervals": "intervals.json",
+    "confusion": "confusion.json",
+    "top_confusions": "top_confusions.json",
+    "pairwise": "pairwise.json",
+    "confusion_plot": "figures/confusion_counts.png",
+    "confusion_normalized_plot": "figures/confusion_normalized.png",
+    "pairwise_plot": "figures/pairwise_accuracy.png",
+}
+
+# digitwise compare
+COMPARE_OUTPUTS = {
+    "comparison": "comparison.json",
+    "delta_plot": "confusion_delta.png",
+    "summary": "summary.md",
+}
+
+REPORT_PAGE = "report.html"  # digitwise report, under the evaluation directory

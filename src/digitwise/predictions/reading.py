@@ -1,0 +1,120 @@
+"""Reading predictions from a file, a directory of shards, or a glob of shards.
+
+A file is Parquet when it starts with Parquet's magic bytes, CSV otherwise, whatever
+its name. A directory's shards are its ``*.csv`` and ``*.parquet`` (``*.pq``) files;
+names starting with ``.`` or ``_`` (``_SUCCESS``, ``.part-0.crc``) are skipped, as
+Spark, pyarrow and Dask write and skip them, and any other file is an error rather
+than silently left out. Shards are read in the order of their names, and their rows
+follow one another in that order: the same rows give the same outputs, whether they
+come in one file or in shards, as CSV or as Parquet.
+"""
+
+import glob
+from pathlib import Path
+
+import numpy as np
+
+from digitwise.predictions import csv_format, parquet_format
+from digitwise.predictions.schema import Predictions, PredictionsError
+
+SHARD_SUFFIXES = (".csv", ".parquet", ".pq")
+_GLOB_CHARACTERS = set("*?[")
+
+
+def read_predictions(source: str | Path, classes: tuple[str, ...]) -> Predictions:
+    """Read and validate predictions (one file, a directory or a glob) against the classes."""
+    shards = shard_paths(source)
+    parts = [read_file(path, classes) for path in shards]
+    if not any(len(part.sample) for part in parts):  # an empty shard among others is fine
+        empty = _reader(shards[0]).EMPTY
+        raise PredictionsError(
+            f"{shards[0]}: {empty}" if len(shards) == 1 else f"{source}: no shard has rows"
+        )
+    if len(parts) == 1:
+        return parts[0]
+    return _concatenate(parts, shards)
+
+
+def shard_paths(source: str | Path) -> list[Path]:
+    """The files to read, in order; a PredictionsError when there are none."""
+    path = Path(source)
+    if path.is_dir():
+        shards, unknown = [], []
+        for entry in sorted(path.iterdir()):
+            if entry.name.startswith((".", "_")):
+                continue
+            (shards if entry.suffix.lower() in SHARD_SUFFIXES else unknown).append(entry)
+        if unknown:
+            raise PredictionsError(
+                f"{unknown[0]}: not a predictions shard; a directory of predictions holds "
+                f"only {', '.join('*' + s for s in SHARD_SUFFIXES)} files"
+            )
+        if not shards:
+            raise PredictionsError(
+                f"{path}: directory holds no predictions shards "
+                f"({', '.join('*' + s for s in SHARD_SUFFIXES)})"
+            )
+        return shards
+    if path.exists() or not _GLOB_CHARACTERS & set(str(source)):
+        if not path.exists():
+            raise PredictionsError(f"{path}: file not found")
+        if not path.is_file():
+            raise PredictionsError(f"{path}: not a regular file")
+        return [path]
+    matches = sorted(Path(name) for name in glob.glob(str(source)))
+    files = [match for match in matches if match.is_file()]
+    if not files:
+        raise PredictionsError(f"{source}: no files match this pattern")
+    return files
+
+
+def read_file(path: Path, classes: tuple[str, ...]) -> Predictions:
+    return _reader(path).read(path, classes)
+
+
+def _reader(path: Path):
+    """The module that reads this file: Parquet by its magic bytes, else CSV."""
+    try:
+        with path.open("rb") as file:
+            magic = file.read(len(parquet_format.MAGIC))
+    except OSError as error:
+        raise PredictionsError(f"{path}: cannot be read ({error.strerror or error})") from None
+    return parquet_format if magic == parquet_format.MAGIC else csv_format
+
+
+def _concatenate(parts: list[Predictions], shards: list[Path]) -> Predictions:
+    with_proba = [part.proba is not None for part in parts]
+    if any(with_proba) and not all(with_proba):
+        odd = shards[with_proba.index(not with_proba[0])]
+        raise PredictionsError(
+            f"{odd}: {'has' if with_proba[0] is False else 'has no'} proba_ columns, unlike "
+            f"{shards[0]}; shards of one predictions set share their columns"
+        )
+    sample = np.concatenate([part.sample for part in parts])
+    _check_ids_across(sample, parts, shards)
+    return Predictions(
+        sample=sample,
+        actual=np.concatenate([part.actual for part in parts]),
+        predicted=np.concatenate([part.predicted for part in parts]),
+        proba=np.concatenate([part.proba for part in parts]) if all(with_proba) else None,
+        classes=parts[0].classes,
+    )
+
+
+def _check_ids_across(sample: np.ndarray, parts: list[Predictions], shards: list[Path]) -> None:
+    """Each shard's ids are unique already; an id in two shards is an error."""
+    order = np.argsort(sample, kind="stable")
+    ordered = sample[order]
+    repeats = np.flatnonzero(ordered[1:] == ordered[:-1]) + 1
+    if not repeats.size:
+        return
+    row = int(order[repeats].min())
+    value = int(sample[row])
+    first = int(order[np.searchsorted(ordered, value)])
+    starts = np.cumsum([0] + [len(part.sample) for part in parts])
+    shard = int(np.searchsorted(starts, row, side="right")) - 1
+    earlier = int(np.searchsorted(starts, first, side="right")) - 1
+    raise PredictionsError(
+        f"{shards[shard]}: sample id {value} is also in {shards[earlier]}; "
+        "an id names one sample across all shards"
+    )
