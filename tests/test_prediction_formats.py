@@ -206,8 +206,11 @@ def test_shards_share_their_columns(tmp_path):
         read_predictions(shards, CLASSES)
 
 
-def test_a_glob_matching_nothing_is_named(tmp_path):
-    with pytest.raises(PredictionsError, match=r"no files match this pattern"):
+def test_a_glob_matching_nothing_or_only_directories_is_named(tmp_path):
+    with pytest.raises(PredictionsError, match=r"this pattern matches nothing; it must match"):
+        read_predictions(str(tmp_path / "part-*.csv"), CLASSES)
+    (tmp_path / "part-1.csv").mkdir()
+    with pytest.raises(PredictionsError, match=r"matches only directories, such as .*part-1"):
         read_predictions(str(tmp_path / "part-*.csv"), CLASSES)
 
 

@@ -64,7 +64,8 @@ def shard_paths(source: str | Path) -> list[Path]:
     matches = sorted(Path(name) for name in glob.glob(str(source)))
     files = [match for match in matches if match.is_file()]
     if not files:
-        raise PredictionsError(f"{source}: no files match this pattern")
+        found = f"only directories, such as {matches[0]}" if matches else "nothing"
+        raise PredictionsError(f"{source}: this pattern matches {found}; it must match files")
     return files
 
 
