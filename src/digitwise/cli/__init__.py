@@ -4,8 +4,10 @@ Every entry point (the DVC stages in ``stages/``, the ``digitwise`` command in
 ``main.py``) is a ``main(argv)`` run through ``run``.
 """
 
+import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from digitwise.errors import UserError, printable
 
@@ -22,3 +24,18 @@ def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None
         print(f"error: {printable(str(error))}", file=sys.stderr)
         return 2
     return 0
+
+
+def add_params_option(parser: argparse.ArgumentParser, section: str, defaults: Any) -> None:
+    """``--params``: optional, its section's values otherwise those shipped in params.yaml."""
+    shipped = ", ".join(f"{key} {value}" for key, value in vars(defaults).items())
+    parser.add_argument(
+        "--params", help=f"params.yaml to read the {section} section from (default: {shipped})"
+    )
+
+
+def settings(path: str | None, read: Callable[[Mapping[str, Any]], Any], defaults: Any) -> Any:
+    """The section ``read`` takes from the params file at ``path``, or ``defaults``."""
+    from digitwise import params
+
+    return defaults if path is None else read(params.load(path))

@@ -15,6 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from digitwise import params
+from digitwise.cli import add_params_option
+from digitwise.cli import settings as settings_of
 from digitwise.cli.names import COMPARE_OUTPUTS
 from digitwise.comparison.compare import (
     align,
@@ -87,17 +89,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", required=True, help=f"directory to write {', '.join(OUTPUTS.values())} in"
     )
-    parser.add_argument(
-        "--params", help="params.yaml to read the evaluate section from (default: as evaluate)"
-    )
+    add_params_option(parser, "evaluate", params.EVALUATE_DEFAULTS)
 
 
 def command(args: argparse.Namespace) -> None:
-    settings = (
-        params.EVALUATE_DEFAULTS
-        if args.params is None
-        else params.evaluate_params(params.load(args.params))
-    )
+    settings = settings_of(args.params, params.evaluate_params, params.EVALUATE_DEFAULTS)
     destinations = {name: Path(args.out) / file for name, file in OUTPUTS.items()}
     for line in run_compare(args.predictions, args.baseline, args.classes, settings, destinations):
         print(line)

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from digitwise import params
+from digitwise.cli import add_params_option
+from digitwise.cli import settings as settings_of
 from digitwise.cli.names import EVALUATE_OUTPUTS
 from digitwise.data import datasets
 from digitwise.figures.background import Drawer
@@ -49,7 +51,7 @@ def run_evaluate(
                 "confusion_normalized_heatmap", counts, classes
             ),
         }
-        evaluation = evaluate(predictions, settings)
+        evaluation = evaluate(predictions, settings, counts=counts)
         warning = argmax_warning(evaluation)
         if warning:
             print(warning, file=sys.stderr)
@@ -79,20 +81,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", required=True, help=f"directory to write {', '.join(OUTPUTS.values())} in"
     )
-    parser.add_argument(
-        "--params",
-        help="params.yaml to read the evaluate section from (default: "
-        + ", ".join(f"{k} {v}" for k, v in vars(params.EVALUATE_DEFAULTS).items())
-        + ")",
-    )
+    add_params_option(parser, "evaluate", params.EVALUATE_DEFAULTS)
 
 
 def command(args: argparse.Namespace) -> None:
-    settings = (
-        params.EVALUATE_DEFAULTS
-        if args.params is None
-        else params.evaluate_params(params.load(args.params))
-    )
+    settings = settings_of(args.params, params.evaluate_params, params.EVALUATE_DEFAULTS)
     out = Path(args.out)
     destinations = {name: out / relative for name, relative in OUTPUTS.items()}
     for line in run_evaluate(args.predictions, args.classes, settings, destinations):

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 from digitwise import params
+from digitwise.cli import add_params_option
+from digitwise.cli import settings as settings_of
 from digitwise.comparison.gate import (
     check_same_predictions,
     judge,
@@ -49,20 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--comparison",
         help="comparison.json of digitwise compare, or the directory holding it",
     )
-    parser.add_argument(
-        "--params",
-        help="params.yaml to read the gate section from (default: "
-        + ", ".join(f"{k} {v}" for k, v in vars(params.GATE_DEFAULTS).items())
-        + ")",
-    )
+    add_params_option(parser, "gate", params.GATE_DEFAULTS)
 
 
 def command(args: argparse.Namespace) -> None:
-    settings = (
-        params.GATE_DEFAULTS
-        if args.params is None
-        else params.gate_params(params.load(args.params))
-    )
+    settings = settings_of(args.params, params.gate_params, params.GATE_DEFAULTS)
     run_gate(
         _in_directory(args.metrics, "metrics.json"),
         None if args.comparison is None else _in_directory(args.comparison, "comparison.json"),

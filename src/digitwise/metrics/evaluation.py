@@ -32,11 +32,15 @@ class Evaluation:
     payloads: dict[str, Any]  # output name -> JSON payload
 
 
-def evaluate(predictions: Predictions, settings: params.EvaluateParams) -> Evaluation:
+def evaluate(
+    predictions: Predictions, settings: params.EvaluateParams, *, counts: np.ndarray | None = None
+) -> Evaluation:
+    """``counts``: the confusion matrix of the predictions, when the caller has it."""
     classes = predictions.classes
-    counts = metrics.confusion_matrix(
-        predictions.actual, predictions.predicted, n_classes=len(classes)
-    )
+    if counts is None:
+        counts = metrics.confusion_matrix(
+            predictions.actual, predictions.predicted, n_classes=len(classes)
+        )
     if predictions.proba is None:
         accuracy = auc = None
         pairwise = metrics.pairwise_label_accuracy(counts)
@@ -48,10 +52,10 @@ def evaluate(predictions: Predictions, settings: params.EvaluateParams) -> Evalu
         pairwise = accuracy
     payloads = {
         "metrics": headline_metrics(predictions, counts, auc),
-        "intervals": intervals_report(predictions, settings),
+        "intervals": intervals_report(counts, settings),
         "confusion": confusion_report(counts, classes),
         "top_confusions": top_confusions_report(counts, classes, limit=settings.top_confusions),
-        "pairwise": pairwise_report(counts, accuracy, auc, classes),
+        "pairwise": pairwise_report(pairwise if auc is None else None, accuracy, auc, classes),
     }
     return Evaluation(
         classes=classes,

@@ -163,7 +163,14 @@ def bootstrap_intervals(
     y_true and y_pred: class indices, shape (n_samples,). The resamples are drawn over
     the cells of their confusion matrix (see the module docstring).
     """
-    check_bootstrap(len(y_true), n_resamples, level)
     counts = metrics.confusion_matrix(y_true, y_pred, n_classes=n_classes)
+    return intervals_of_counts(counts, n_resamples=n_resamples, seed=seed, level=level)
+
+
+def intervals_of_counts(
+    counts: np.ndarray, *, n_resamples: int, seed: int, level: float = 0.95
+) -> dict[str, tuple[float, float]]:
+    """``bootstrap_intervals`` from the (K, K) confusion matrix of the labels."""
+    check_bootstrap(int(counts.sum()), n_resamples, level)
     scores = bootstrap_scores(counts, n_resamples=n_resamples, seed=seed)
     return {name: percentile_interval(scores[name], level) for name in INTERVAL_METRICS}

@@ -51,14 +51,12 @@ def headline_metrics(
     return result
 
 
-def intervals_report(predictions: Predictions, settings: params.EvaluateParams) -> dict[str, Any]:
-    """95% bootstrap intervals, {metric: {"low", "high"}}: DVC shows them as metric.low/high."""
-    intervals = bootstrap.bootstrap_intervals(
-        predictions.actual,
-        predictions.predicted,
-        n_classes=len(predictions.classes),
-        n_resamples=settings.bootstrap_resamples,
-        seed=settings.bootstrap_seed,
+def intervals_report(counts: np.ndarray, settings: params.EvaluateParams) -> dict[str, Any]:
+    """95% bootstrap intervals, {metric: {"low", "high"}}: DVC shows them as metric.low/high.
+
+    From the confusion matrix the resamples are drawn over (``metrics.intervals``)."""
+    intervals = bootstrap.intervals_of_counts(
+        counts, n_resamples=settings.bootstrap_resamples, seed=settings.bootstrap_seed
     )
     return {name: {"low": low, "high": high} for name, (low, high) in intervals.items()}
 
@@ -92,7 +90,7 @@ def top_confusions_report(
 
 
 def pairwise_report(
-    counts: np.ndarray,
+    label_accuracy: np.ndarray | None,
     accuracy: np.ndarray | None,
     auc: np.ndarray | None,
     classes: Sequence[str],
@@ -102,7 +100,7 @@ def pairwise_report(
     classes each matrix is a million numbers.)"""
     report: dict[str, Any] = {"classes": list(classes)}
     if accuracy is None or auc is None:
-        report["pairwise_label_accuracy"] = metrics.pairwise_label_accuracy(counts)
+        report["pairwise_label_accuracy"] = label_accuracy
         report["note"] = LABEL_ONLY_NOTE
         return report
     report["pairwise_accuracy"] = accuracy

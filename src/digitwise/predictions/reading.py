@@ -16,6 +16,7 @@ import numpy as np
 
 from digitwise.predictions import csv_format, parquet_format
 from digitwise.predictions.schema import Predictions, PredictionsError
+from digitwise.predictions.validation import first_repeat
 
 SHARD_SUFFIXES = (".csv", ".parquet", ".pq")
 _GLOB_CHARACTERS = set("*?[")
@@ -104,14 +105,11 @@ def _concatenate(parts: list[Predictions], shards: list[Path]) -> Predictions:
 
 def _check_ids_across(sample: np.ndarray, parts: list[Predictions], shards: list[Path]) -> None:
     """Each shard's ids are unique already; an id in two shards is an error."""
-    order = np.argsort(sample, kind="stable")
-    ordered = sample[order]
-    repeats = np.flatnonzero(ordered[1:] == ordered[:-1]) + 1
-    if not repeats.size:
+    repeat = first_repeat(sample)
+    if repeat is None:
         return
-    row = int(order[repeats].min())
+    row, first = repeat
     value = int(sample[row])
-    first = int(order[np.searchsorted(ordered, value)])
     starts = np.cumsum([0] + [len(part.sample) for part in parts])
     shard = int(np.searchsorted(starts, row, side="right")) - 1
     earlier = int(np.searchsorted(starts, first, side="right")) - 1

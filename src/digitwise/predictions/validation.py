@@ -160,15 +160,23 @@ def _class_indices(
     return indices, [(row, lambda: unknown_label(column, bad, classes))]
 
 
-def _duplicate_ids(sample: np.ndarray, locate: Locate) -> list[Problem]:
+def first_repeat(sample: np.ndarray) -> tuple[int, int] | None:
+    """(the first row whose id an earlier row has, that earlier row), or None."""
     order = np.argsort(sample, kind="stable")  # equal ids keep their file order
     ordered = sample[order]
     repeats = np.flatnonzero(ordered[1:] == ordered[:-1]) + 1
     if not repeats.size:
-        return []
+        return None
     row = int(order[repeats].min())
+    return row, int(order[np.searchsorted(ordered, sample[row])])
+
+
+def _duplicate_ids(sample: np.ndarray, locate: Locate) -> list[Problem]:
+    repeat = first_repeat(sample)
+    if repeat is None:
+        return []
+    row, first = repeat
     value = int(sample[row])
-    first = int(order[np.searchsorted(ordered, value)])
     return [(row, lambda: repeated_id(value, locate(first)))]
 
 
