@@ -17,7 +17,12 @@ from digitwise.data import datasets
 from digitwise.figures.background import Drawer
 from digitwise.io import outputs
 from digitwise.metrics import classification as metrics
-from digitwise.metrics.evaluation import argmax_warning, evaluate, summary_lines
+from digitwise.metrics.evaluation import (
+    argmax_warning,
+    evaluate,
+    pairwise_matrix,
+    summary_lines,
+)
 from digitwise.predictions.reading import read_predictions, shard_paths
 
 OUTPUTS = EVALUATE_OUTPUTS  # output name -> path under --out
@@ -51,16 +56,19 @@ def run_evaluate(
                 "confusion_normalized_heatmap", counts, classes
             ),
         }
-        evaluation = evaluate(predictions, settings, counts=counts)
+        pairwise = pairwise_matrix(predictions, counts)
+        kind = (
+            "pairwise_label_accuracy_heatmap"
+            if predictions.proba is None
+            else "pairwise_accuracy_heatmap"
+        )
+        # before the pairwise AUC: drawing the last heatmap after every metric would
+        # leave the worker idle meanwhile, and make this process wait for it at the end
+        drawing["pairwise_plot"] = drawer.submit(kind, pairwise, classes)
+        evaluation = evaluate(predictions, settings, counts=counts, pairwise=pairwise)
         warning = argmax_warning(evaluation)
         if warning:
             print(warning, file=sys.stderr)
-        kind = (
-            "pairwise_label_accuracy_heatmap"
-            if evaluation.label_only
-            else "pairwise_accuracy_heatmap"
-        )
-        drawing["pairwise_plot"] = drawer.submit(kind, evaluation.pairwise, classes)
         texts = {name: outputs.json_text(payload) for name, payload in evaluation.payloads.items()}
         images = {name: drawer.png(future) for name, future in drawing.items()}
     for name, text in texts.items():

@@ -32,24 +32,35 @@ class Evaluation:
     payloads: dict[str, Any]  # output name -> JSON payload
 
 
+def pairwise_matrix(predictions: Predictions, counts: np.ndarray) -> np.ndarray:
+    """The pairwise accuracy drawn and reported: from the probabilities, or from the
+    confusion matrix ``counts`` in a label-only set."""
+    if predictions.proba is None:
+        return metrics.pairwise_label_accuracy(counts)
+    return metrics.pairwise_accuracy(predictions.actual, predictions.predicted, predictions.proba)
+
+
 def evaluate(
-    predictions: Predictions, settings: params.EvaluateParams, *, counts: np.ndarray | None = None
+    predictions: Predictions,
+    settings: params.EvaluateParams,
+    *,
+    counts: np.ndarray | None = None,
+    pairwise: np.ndarray | None = None,
 ) -> Evaluation:
-    """``counts``: the confusion matrix of the predictions, when the caller has it."""
+    """``counts`` (the confusion matrix) and ``pairwise`` (``pairwise_matrix``), when
+    the caller has them: a caller drawing them meanwhile computes them first."""
     classes = predictions.classes
     if counts is None:
         counts = metrics.confusion_matrix(
             predictions.actual, predictions.predicted, n_classes=len(classes)
         )
+    if pairwise is None:
+        pairwise = pairwise_matrix(predictions, counts)
     if predictions.proba is None:
         accuracy = auc = None
-        pairwise = metrics.pairwise_label_accuracy(counts)
     else:
-        accuracy = metrics.pairwise_accuracy(
-            predictions.actual, predictions.predicted, predictions.proba
-        )
+        accuracy = pairwise
         auc = metrics.pairwise_auc(predictions.actual, predictions.proba)
-        pairwise = accuracy
     payloads = {
         "metrics": headline_metrics(predictions, counts, auc),
         "intervals": intervals_report(counts, settings),
