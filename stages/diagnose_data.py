@@ -40,13 +40,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--separability-maps-plot", required=True, help="PNG of pixel maps")
     parser.add_argument("--model-vs-data-plot", required=True, help="PNG scatter to write")
     args = parser.parse_args(argv)
-    outputs.check_destinations(
-        args.separability,
-        args.model_vs_data,
-        args.separability_plot,
-        args.separability_maps_plot,
-        args.model_vs_data_plot,
-    )
+    written = [args.separability, args.model_vs_data, args.separability_plot]
+    written += [args.separability_maps_plot, args.model_vs_data_plot]
+    outputs.check_destinations(*written)
+    outputs.check_not_inputs(written, (args.params, args.data, args.pairwise, args.top_confusions))
 
     settings = params.separability_params(params.load(args.params))
     train, test = load_data(args.data)
@@ -76,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     # Imported here: seaborn costs ~1.3 s, and a bad input should fail before that.
     from digitwise.figures import separability as plots
-    from digitwise.io.outputs import png_bytes, write_bytes, write_json
+    from digitwise.io.outputs import json_text, png_bytes, write_all
 
     pair_maps = build_pair_maps(result, train, confused[: settings.maps])
     a, b = result.pairs.T
@@ -93,10 +90,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     images = {path: png_bytes(figure) for path, figure in figures.items()}
 
-    write_json(args.separability, sep_report)
-    write_json(args.model_vs_data, mvd_report)
-    for path, image in images.items():
-        write_bytes(path, image)
+    write_all(
+        {
+            args.separability: json_text(sep_report),
+            args.model_vs_data: json_text(mvd_report),
+            **images,
+        }
+    )
 
 
 if __name__ == "__main__":

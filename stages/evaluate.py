@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from digitwise import params
 from digitwise.cli import run
 from digitwise.cli.evaluate import OUTPUTS, run_evaluate
+from digitwise.io.outputs import check_not_inputs
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -27,8 +28,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--confusion-normalized-plot", required=True, help="PNG of the shares")
     parser.add_argument("--pairwise-plot", required=True, help="PNG of pairwise accuracy")
     args = parser.parse_args(argv)
-    settings = params.evaluate_params(params.load(args.params))
     destinations = {name: getattr(args, name) for name in OUTPUTS}
+    check_not_inputs(destinations.values(), [args.params])
+    settings = params.evaluate_params(params.load(args.params))
     for line in run_evaluate(args.predictions, args.classes, settings, destinations):
         print(line)
 

@@ -30,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--examples-plot", required=True, help="PNG of the examples, to write")
     args = parser.parse_args(argv)
     outputs.check_destinations(args.examples, args.examples_plot)
+    outputs.check_not_inputs(
+        (args.examples, args.examples_plot), (args.params, args.data, args.predictions)
+    )
 
     settings = params.examples_params(params.load(args.params))
     held_out = datasets.load_split(args.data, "test")
@@ -48,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Imported here: matplotlib costs ~0.6 s, and a bad input should fail before that.
     from digitwise.examples.selection import select_examples
     from digitwise.figures.confusion_examples import confusion_examples_figure
-    from digitwise.io.outputs import png_bytes, write_bytes, write_json
+    from digitwise.io.outputs import json_text, png_bytes, write_all
 
     selected = select_examples(predictions, cells=settings.cells, per_cell=settings.per_cell)
     figure = confusion_examples_figure(
@@ -63,8 +66,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         selected, held_out.classes, cells=settings.cells, per_cell=settings.per_cell
     )
 
-    write_json(args.examples, report)
-    write_bytes(args.examples_plot, image)
+    write_all({args.examples: json_text(report), args.examples_plot: image})
 
 
 if __name__ == "__main__":

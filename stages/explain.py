@@ -33,7 +33,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--class-means-plot", required=True, help="PNG of per-class mean maps")
     parser.add_argument("--examples-plot", required=True, help="PNG of the examples")
     args = parser.parse_args(argv)
-    outputs.check_destinations(args.attribution, args.class_means_plot, args.examples_plot)
+    written = (args.attribution, args.class_means_plot, args.examples_plot)
+    outputs.check_destinations(*written)
+    outputs.check_not_inputs(written, (args.params, args.data, args.predictions, args.model))
 
     settings = params.attribution_params(params.load(args.params))
     train = datasets.load_split(args.data, "train")
@@ -47,18 +49,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         source=args.predictions,
         split=Path(args.data) / "test_ids.npy",
     )
-    model = model_io.load_model(args.model)
-    model_io.check_fits_data(
-        model,
-        args.model,
-        n_features=int(np.prod(test.images.shape[1:])),
-        n_classes=len(test.classes),
+    model = model_io.load_model(
+        args.model, n_features=int(np.prod(test.images.shape[1:])), n_classes=len(test.classes)
     )
     features = datasets.features(test.images[rows], test.pixel_max)  # as predict makes them
     background = datasets.features(train.images, train.pixel_max).mean(axis=0, dtype=np.float64)
     image_shape = test.images.shape[1:]
     with models.one_blas_thread():  # the numbers predict gives, on any machine
-        check_same_model(model, features, predictions, args.predictions)
+        try:
+            check_same_model(model, features, predictions, args.predictions)
+        except models.NonFiniteProbabilities as error:  # the model's numbers, not the data's
+            sample = predictions.sample[error.row]
+            raise UserError(f"{args.model}: {error} for sample {sample}") from None
         try:
             explanation = explain(model, features, predictions, background, settings, image_shape)
         except UserError as error:  # a setting that does not fit this data: name the file
@@ -72,16 +74,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
 
     from digitwise.figures.explanation import explanation_figures
-    from digitwise.io.outputs import png_bytes, write_bytes, write_json
+    from digitwise.io.outputs import json_text, png_bytes, write_all
 
     figures = explanation_figures(explanation, predictions, test.images[rows], test.pixel_max)
     images = {
         path: png_bytes(figure)
         for path, figure in zip((args.class_means_plot, args.examples_plot), figures, strict=True)
     }
-    write_json(args.attribution, payload)
-    for path, image in images.items():
-        write_bytes(path, image)
+    write_all({args.attribution: json_text(payload), **images})
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import numpy as np
 
 from digitwise.cli import run
 from digitwise.data import datasets
+from digitwise.errors import UserError
 from digitwise.io import outputs
 from digitwise.io.outputs import write_text
 from digitwise.models import files as model_io
@@ -22,16 +23,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", required=True, help="the predictions CSV to write")
     args = parser.parse_args(argv)
     outputs.check_destinations(args.out)
+    outputs.check_not_inputs([args.out], [args.data, args.model])
 
     split = datasets.load_split(args.data, "test")
-    model = model_io.load_model(args.model)
-    model_io.check_fits_data(
-        model,
-        args.model,
-        n_features=int(np.prod(split.images.shape[1:])),
-        n_classes=len(split.classes),
+    model = model_io.load_model(
+        args.model, n_features=int(np.prod(split.images.shape[1:])), n_classes=len(split.classes)
     )
-    write_text(args.out, to_csv(predict(model, split)))
+    try:
+        predictions = predict(model, split)
+    except UserError as error:  # probabilities that are not numbers: the model's fault
+        raise UserError(f"{args.model}: {error}") from None
+    write_text(args.out, to_csv(predictions))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", required=True, help="directory for the prepared splits")
     args = parser.parse_args(argv)
     outputs.check_destinations(Path(args.out) / "classes.json")
+    outputs.check_not_inputs([args.out], [args.params])
 
     raw = params.load(args.params)
     data = params.data_params(raw)
@@ -27,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{args.params}: split.method=source, but the digits source has no split of its "
             "own; use split.method: stratified (with split.stratified.test_size)"
         )
+    outputs.check_not_inputs([args.out], [data.path])  # the raw files (idx) are read there
     train, test = sources.split(sources.load_source(data), split, args.params)
     datasets.save_splits(args.out, train, test)
 

@@ -25,6 +25,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--comparison", help="JSON comparing this run with a baseline")
     parser.add_argument("--comparison-plot", help="PNG of the confusion matrix difference")
     parser.add_argument(
+        "--confusion",
+        help="the evaluate stage's confusion.json: with --comparison, which predictions it is of",
+    )
+    parser.add_argument(
         "--classes", help="class list JSON: per-class rows in its order (else natural order)"
     )
     args = parser.parse_args(argv)
@@ -36,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         intervals_path=args.intervals,
         comparison_path=args.comparison,
         comparison_plot=args.comparison_plot,
+        confusion_path=args.confusion,
         classes_path=args.classes,
     )
 

@@ -23,7 +23,7 @@ from digitwise.cli import run
 from digitwise.data import datasets
 from digitwise.figures.steps import no_steps_figure, snapshots_figure
 from digitwise.io import outputs
-from digitwise.io.outputs import png_bytes, write_bytes, write_text
+from digitwise.io.outputs import png_bytes, write_all
 from digitwise.models import estimators as models
 from digitwise.models import steps as training_steps
 
@@ -36,7 +36,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--loss", required=True, help="CSV of log loss per step to write")
     parser.add_argument("--confusion-plot", required=True, help="PNG of the snapshot matrices")
     args = parser.parse_args(argv)
-    outputs.check_destinations(args.accuracy, args.loss, args.confusion_plot)
+    written = (args.accuracy, args.loss, args.confusion_plot)
+    outputs.check_destinations(*written)
+    outputs.check_not_inputs(written, (args.params, args.data))
 
     raw = params.load(args.params)
     settings = params.train_params(raw, models.SCHEMAS)
@@ -78,9 +80,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     loss = training_steps.curve_csv(history.steps, history.train_loss, history.validation_loss)
 
-    write_text(args.accuracy, accuracy)
-    write_text(args.loss, loss)
-    write_bytes(args.confusion_plot, image)
+    write_all({args.accuracy: accuracy, args.loss: loss, args.confusion_plot: image})
 
 
 if __name__ == "__main__":

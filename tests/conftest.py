@@ -1,6 +1,9 @@
-"""Shared fixtures: the project's own params file, and writing variants of it."""
+"""Shared fixtures: the project's own params file, writing variants of it, and the project
+after one real ``dvc repro``."""
 
 import copy
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -41,3 +44,47 @@ def write_params(tmp_path, default_params):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def reproduced_project(tmp_path_factory) -> Path:
+    """This project in a git repository (its files committed) after one real ``dvc repro``:
+    outputs, DVC cache and run-cache. Built once for the whole run and shared by the
+    test workers, which wait for the first to build it; read it, never change it: take a
+    copy with ``copy_project``. ``reproduced_project.parent / BEFORE_REPRO`` lists the
+    files there were before the run."""
+    import fcntl
+    import json
+
+    from test_pipeline import dvc, files, make_repo
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's is inside the run's own
+        shared = shared.parent
+    project = shared / "reproduced-project"
+    with open(shared / "reproduced-project.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / BEFORE_REPRO).exists():
+            shutil.rmtree(project, ignore_errors=True)  # a build that failed half-way
+            make_repo(project)
+            before = sorted(files(project))
+            dvc(project, "repro")
+            (shared / BEFORE_REPRO).write_text(json.dumps(before))
+    return project
+
+
+BEFORE_REPRO = "reproduced-project-before.json"
+
+
+def copy_project(project: Path, destination: Path) -> Path:
+    """A working copy of ``reproduced_project``: its git history, workspace and DVC cache
+    (DVC's temporary state, which names the original's paths, is left behind)."""
+    shutil.copytree(project, destination, symlinks=True, ignore=_dvc_tmp(project))
+    return destination
+
+
+def _dvc_tmp(project: Path):
+    def ignore(directory: str, names: list[str]) -> list[str]:
+        return ["tmp"] if Path(directory) == project / ".dvc" else []
+
+    return ignore

@@ -573,15 +573,21 @@ def test_gate_shows_more_digits_when_four_would_hide_the_difference():
 
 def write_json(path: Path, payload) -> Path:
     path.write_text(json.dumps(payload))
+    if path.name == "metrics.json":  # and the evaluation's record of its predictions
+        (path.parent / "confusion.json").write_text(json.dumps({"predictions_sha256": DIGEST}))
     return path
 
 
-def comparison_payload(n=450, right_base=436, b=2, c=13, p=242 / 32768) -> dict:
+DIGEST, OTHER_DIGEST = "a1" * 32, "b2" * 32  # content digests of the new and other predictions
+
+
+def comparison_payload(n=450, right_base=436, b=2, c=13, p=242 / 32768, new=DIGEST) -> dict:
     return {
         "baseline": "main",
         "n_samples": n,
         "accuracy": {"new": (right_base + b - c) / n, "base": right_base / n},
         "mcnemar": {"n_new_only": b, "n_base_only": c, "p_value": p},
+        "predictions_sha256": {"new": new, "baseline": OTHER_DIGEST},
     }
 
 
@@ -680,6 +686,26 @@ def test_gate_refuses_a_comparison_of_other_predictions(tmp_path):
         f"{comparison}: not a comparison of the predictions {metrics} scores (accuracy 0.9444 "
         "on 450 samples there, 0.9800 on 450 here); rerun digitwise compare"
     )
+
+
+def test_gate_refuses_a_comparison_of_other_predictions_with_the_same_accuracy(tmp_path):
+    metrics = write_json(tmp_path / "metrics.json", {"accuracy": 425 / 450, "n_samples": 450})
+    stale = write_json(tmp_path / "comparison.json", comparison_payload(new=OTHER_DIGEST))
+    args = ["--params", str(ROOT / "params.yaml"), "--metrics", str(metrics)]
+    with pytest.raises(UserError) as error:
+        gate_main([*args, "--comparison", str(stale)])
+    assert str(error.value) == (
+        f"{stale}: a comparison of other predictions than those {tmp_path / 'confusion.json'} "
+        f"was computed from (content sha256 {OTHER_DIGEST[:12]} there, {DIGEST[:12]} here); "
+        "rerun digitwise compare on these predictions"
+    )
+    old = comparison_payload()
+    del old["predictions_sha256"]
+    with pytest.raises(UserError, match=r"no 'predictions_sha256.new': made by an older"):
+        gate_main([*args, "--comparison", str(write_json(tmp_path / "old.json", old))])
+    (tmp_path / "confusion.json").unlink()
+    with pytest.raises(UserError, match=r"confusion\.json: file not found \(run the evaluate"):
+        gate_main([*args, "--comparison", str(stale)])
 
 
 def test_gate_main_exits_1_on_failure(tmp_path, capsys):

@@ -95,14 +95,20 @@ def test_train_params_carry_only_the_chosen_models_block(write_params):
         ({"data.classes": ["a", "b\nc"]}, r"data\.classes .*item 1 is 'b\\nc' \(str\)"),
         ({"data.classes": ["a", "x" * 101]}, r"data\.classes .*at most 100 characters"),
         ({"data.classes": ["a", "$5"]}, r"data\.classes .*without surrounding spaces or '\$'"),
-        ({"train.max_samples": 0}, r"train\.max_samples must be an integer >= 1; got 0 .*null"),
-        ({"train.max_samples": 1.5}, r"train\.max_samples must be an integer >= 1"),
+        (
+            {"train.max_samples": 0},
+            r"train\.max_samples must be an integer in 1\.\.1000000000; got 0 .*null",
+        ),
+        ({"train.max_samples": 1.5}, r"train\.max_samples must be an integer in 1\.\."),
         ({"attribution.patch": 0}, r"attribution\.patch must be an integer in 1\.\.64; got 0"),
         (
             {"attribution.max_evaluations": 0},
             r"attribution\.max_evaluations must be an integer in 1\.\.1000000000; got 0",
         ),
-        ({"steps.train_eval_samples": 0}, r"steps\.train_eval_samples must be an integer >= 1"),
+        (
+            {"steps.train_eval_samples": 0},
+            r"steps\.train_eval_samples must be an integer in 1\.\.1000000000",
+        ),
         (
             {"train.model": "xgboost"},
             r"train\.model must be one of logistic_regression, mlp, svc, random_forest, "
@@ -110,11 +116,11 @@ def test_train_params_carry_only_the_chosen_models_block(write_params):
         ),
         (
             {"train.logistic_regression.C": -1.0},
-            r"train\.logistic_regression\.C must be a number > 0; got -1\.0",
+            r"train\.logistic_regression\.C must be a number between 1e-10 and 1e\+10; got -1\.0",
         ),
         (
             {"train.logistic_regression.C": 0},
-            r"train\.logistic_regression\.C must be a number > 0; got 0",
+            r"train\.logistic_regression\.C must be a number between 1e-10 and 1e\+10; got 0",
         ),
         (
             {"train.logistic_regression.c": 1.0},
@@ -122,20 +128,23 @@ def test_train_params_carry_only_the_chosen_models_block(write_params):
         ),
         (
             {"train.mlp.hidden_layer_sizes": [64, 0]},
-            r"train\.mlp\.hidden_layer_sizes must be a non-empty list of integers >= 1",
+            r"train\.mlp\.hidden_layer_sizes must be a list of 1 to 10 integers in 1\.\.10000 "
+            r"adding up to at most 20000; got \[64, 0\] \(list\)",
         ),
-        ({"train.mlp.alpha": -0.1}, r"train\.mlp\.alpha must be a number >= 0"),
+        ({"train.mlp.alpha": -0.1}, r"train\.mlp\.alpha must be a number between 0 and 1e\+06"),
         (
             {"train.svc.gamma": "often"},
-            r"train\.svc\.gamma must be a number > 0 or one of scale, auto; got 'often'",
+            r"train\.svc\.gamma must be a number between 1e-10 and 1e\+10 or one of scale, auto; "
+            r"got 'often'",
         ),
         (
             {"train.random_forest.max_depth": 0},
-            r"train\.random_forest\.max_depth must be an integer >= 1; got 0 \(int\) \(or null\)",
+            r"train\.random_forest\.max_depth must be an integer in 1\.\.1000; got 0 \(int\) "
+            r"\(or null\)",
         ),
         (
             {"train.knn.n_neighbors": 2.5},
-            r"train\.knn\.n_neighbors must be an integer >= 1; got 2\.5",
+            r"train\.knn\.n_neighbors must be an integer in 1\.\.10000; got 2\.5",
         ),
         ({"train.svc": "fast"}, r"train\.svc must be a mapping with keys C, kernel, gamma"),
         (
@@ -147,17 +156,17 @@ def test_train_params_carry_only_the_chosen_models_block(write_params):
             r"gate\.min_accuracy must be a number between 0 and 1; got 1\.2",
         ),
         ({"gate.alpha": 0}, r"gate\.alpha must be a number strictly between 0 and 1; got 0"),
-        ({"separability.maps": -1}, r"separability\.maps must be an integer >= 0; got -1"),
-        ({"attribution.max_samples": 0}, r"attribution\.max_samples must be an integer >= 1"),
+        ({"separability.maps": -1}, r"separability\.maps must be an integer in 0\.\.100; got -1"),
+        ({"attribution.max_samples": 0}, r"attribution\.max_samples must be an integer in 1\.\."),
         ({"examples.per_cell": 50}, r"examples\.per_cell must be an integer in 1\.\.20; got 50"),
         (
             {"steps.snapshots": [0, 5]},
-            r"steps\.snapshots must be a non-empty list of integers >= 1",
+            r"steps\.snapshots must be a list of 1 to 20 integers in 1\.\.100000; got \[0, 5\]",
         ),
-        ({"steps.snapshots": 5}, r"steps\.snapshots must be a non-empty list of integers >= 1"),
+        ({"steps.snapshots": 5}, r"steps\.snapshots must be a list of 1 to 20 integers"),
         (
             {"evaluate.top_confusions": 0},
-            r"evaluate\.top_confusions must be an integer >= 1; got 0",
+            r"evaluate\.top_confusions must be an integer in 1\.\.1000000; got 0",
         ),
         (
             {"trian": {"model": "svc"}},
@@ -177,7 +186,9 @@ def test_bad_values_name_the_key_and_what_is_allowed(write_params, changes, mess
 
 def test_an_unused_models_block_is_checked_too(write_params):
     path = write_params({"train.model": "logistic_regression", "train.mlp.max_iter": 0})
-    with pytest.raises(params.ParamsError, match=r"train\.mlp\.max_iter must be an integer >= 1"):
+    with pytest.raises(
+        params.ParamsError, match=r"train\.mlp\.max_iter must be an integer in 1\.\.100000"
+    ):
         params.train_params(params.load(path), models.SCHEMAS)
 
 

@@ -74,8 +74,11 @@ INTERVALS = {
     "balanced_accuracy": {"low": 0.5123456, "high": 0.88},
     "f1_macro": {"low": 0.49, "high": 0.87},
 }
+NEW = "c3" * 32  # the content digest of the predictions evaluated and compared
+
 COMPARISON = {  # the shape digitwise.comparison.compare writes
     "baseline": "main",
+    "predictions_sha256": {"new": NEW, "baseline": "d4" * 32},
     "baseline_commit": "0123456789abcdef0123456789abcdef01234567",
     "baseline_source": "ignored",
     "n_samples": 20,
@@ -130,6 +133,7 @@ class Inputs:
         self.top_confusions = write_json(directory / "top_confusions.json", TOP_CONFUSIONS)
         self.intervals = write_json(directory / "intervals.json", INTERVALS)
         self.comparison = write_json(directory / "comparison" / "comparison.json", COMPARISON)
+        self.confusion = write_json(directory / "confusion.json", {"predictions_sha256": NEW})
         self.comparison_plot = directory / "comparison" / "confusion_delta.png"
         self.comparison_plot.write_bytes(tiny_png(7, 5, (20, 90, 200)))
         self.figures = directory / "figures"
@@ -147,6 +151,7 @@ class Inputs:
         if comparison:
             args += ["--comparison", str(self.comparison)]
             args += ["--comparison-plot", str(self.comparison_plot)]
+            args += ["--confusion", str(self.confusion)]
         return args
 
 
@@ -410,7 +415,11 @@ def test_a_comparison_of_other_predictions_is_refused(inputs):
 def test_a_comparison_without_its_optional_parts_still_renders(inputs):
     write_json(
         inputs.comparison,
-        {"baseline": "v1.0", "accuracy": {"new": 0.75, "base": 0.9, "difference": -0.15}},
+        {
+            "baseline": "v1.0",
+            "accuracy": {"new": 0.75, "base": 0.9, "difference": -0.15},
+            "predictions_sha256": {"new": NEW},
+        },
     )
     text = build(inputs.args(comparison=True))
     page = Page(text)
@@ -909,7 +918,10 @@ def real_report(tmp_path_factory) -> tuple[Path, list[bytes]]:
     write_json(directory / "intervals.json", real_intervals())
     real = json.loads((REPORTS / "metrics.json").read_text())
     accuracy = {**COMPARISON["accuracy"], "new": real["accuracy"]}  # of these very predictions
+    shutil.copy(REPORTS / "confusion.json", directory / "confusion.json")
+    digest = json.loads((REPORTS / "confusion.json").read_text())["predictions_sha256"]
     comparison = {**COMPARISON, "accuracy": accuracy, "n_samples": real["n_samples"]}
+    comparison["predictions_sha256"] = {"new": digest, "baseline": "d4" * 32}
     write_json(directory / "comparison.json", comparison)
     shutil.copy(REPORTS / "figures" / "confusion_counts.png", directory / "delta.png")
     out = directory / "report.html"
@@ -919,6 +931,7 @@ def real_report(tmp_path_factory) -> tuple[Path, list[bytes]]:
     args += ["--intervals", str(directory / "intervals.json")]
     args += ["--comparison", str(directory / "comparison.json")]
     args += ["--comparison-plot", str(directory / "delta.png")]
+    args += ["--confusion", str(directory / "confusion.json")]
     report.main(args)
     names = report_figures.figure_order(path.name for path in (directory / "figures").glob("*.png"))
     images = [(directory / "figures" / name).read_bytes() for name in names]

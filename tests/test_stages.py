@@ -228,9 +228,9 @@ def test_a_bad_param_stops_train_before_anything_is_written(pipeline, tmp_path, 
         str(tmp_path / "m.skops"),
     )
     assert result.returncode == 2
-    assert (
-        result.stderr
-        == f"error: {params}: train.logistic_regression.C must be a number > 0; got -1 (int)\n"
+    assert result.stderr == (
+        f"error: {params}: train.logistic_regression.C must be a number between 1e-10 and "
+        "1e+10; got -1 (int)\n"
     )
     assert not (tmp_path / "m.skops").exists()
 
@@ -242,7 +242,7 @@ def test_a_missing_input_is_named(tmp_path):
         predict.main(
             [
                 "--data",
-                str(tmp_path),
+                str(tmp_path / "prepared"),
                 "--model",
                 str(tmp_path / "m.skops"),
                 "--out",

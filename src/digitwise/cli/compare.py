@@ -29,6 +29,7 @@ from digitwise.data import datasets
 from digitwise.io import outputs
 from digitwise.metrics import classification as metrics
 from digitwise.predictions.reading import read_predictions, shard_paths
+from digitwise.predictions.schema import content_digest
 
 OUTPUTS = COMPARE_OUTPUTS  # output name -> file name under --out
 
@@ -50,6 +51,8 @@ def run_compare(
     classes = datasets.load_classes(classes_path)
     new = read_predictions(predictions_path, classes)
     baseline = load_baseline(baseline_ref, predictions_path, classes)
+    # of the predictions as read: digitwise evaluate records the same digest of its input
+    digests = {"new": content_digest(new), "baseline": content_digest(baseline.predictions)}
     new, base = align(
         new, baseline.predictions, new_name=predictions_path, base_name=baseline.source
     )
@@ -61,7 +64,7 @@ def run_compare(
         n_resamples=settings.bootstrap_resamples,
         seed=settings.bootstrap_seed,
         limit=settings.top_confusions,
-    )
+    ) | {"predictions_sha256": digests}
     summary = summary_markdown(report, new_name=predictions_path)
     k = len(classes)
     from digitwise.figures import heatmaps  # seaborn costs ~1.3 s: a bad input fails before it
@@ -74,9 +77,8 @@ def run_compare(
     )
     image = outputs.png_bytes(figure)
 
-    outputs.write_json(destinations["comparison"], report)
-    outputs.write_bytes(destinations["delta_plot"], image)
-    outputs.write_text(destinations["summary"], summary)
+    written = {"comparison": outputs.json_text(report), "delta_plot": image, "summary": summary}
+    outputs.write_all({destinations[name]: data for name, data in written.items()})
     return summary_lines(report)
 
 
@@ -95,5 +97,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def command(args: argparse.Namespace) -> None:
     settings = settings_of(args.params, params.evaluate_params, params.EVALUATE_DEFAULTS)
     destinations = {name: Path(args.out) / file for name, file in OUTPUTS.items()}
+    outputs.check_not_inputs(destinations.values(), [args.params])
     for line in run_compare(args.predictions, args.baseline, args.classes, settings, destinations):
         print(line)

@@ -71,10 +71,7 @@ def run_evaluate(
             print(warning, file=sys.stderr)
         texts = {name: outputs.json_text(payload) for name, payload in evaluation.payloads.items()}
         images = {name: drawer.png(future) for name, future in drawing.items()}
-    for name, text in texts.items():
-        outputs.write_text(destinations[name], text)
-    for name, image in images.items():
-        outputs.write_bytes(destinations[name], image)
+    outputs.write_all({destinations[name]: data for name, data in (texts | images).items()})
     return summary_lines(evaluation)
 
 
@@ -96,5 +93,6 @@ def command(args: argparse.Namespace) -> None:
     settings = settings_of(args.params, params.evaluate_params, params.EVALUATE_DEFAULTS)
     out = Path(args.out)
     destinations = {name: out / relative for name, relative in OUTPUTS.items()}
+    outputs.check_not_inputs(destinations.values(), [args.params])
     for line in run_evaluate(args.predictions, args.classes, settings, destinations):
         print(line)

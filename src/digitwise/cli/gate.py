@@ -18,22 +18,30 @@ from pathlib import Path
 from digitwise import params
 from digitwise.cli import add_params_option
 from digitwise.cli import settings as settings_of
+from digitwise.cli.names import EVALUATE_OUTPUTS
 from digitwise.comparison.gate import (
     check_same_predictions,
     judge,
     metrics_accuracy,
     parse_comparison,
 )
+from digitwise.comparison.provenance import check_same_content
 from digitwise.io import jsonfile
 
 
 def run_gate(metrics_path: str, comparison_path: str | None, settings: params.GateParams) -> None:
-    """Print the verdict; raise SystemExit(1) when a rule is broken."""
+    """Print the verdict; raise SystemExit(1) when a rule is broken.
+
+    With a comparison, the evaluation's ``confusion.json`` beside ``metrics_path`` says
+    which predictions the metrics are of; the comparison must be of the same."""
     accuracy, n_samples = metrics_accuracy(jsonfile.read_json(metrics_path), metrics_path)
     comparison = None
     if comparison_path is not None:
-        comparison = parse_comparison(jsonfile.read_json(comparison_path), comparison_path)
+        payload = jsonfile.read_json(comparison_path)
+        comparison = parse_comparison(payload, comparison_path)
         check_same_predictions(accuracy, n_samples, comparison, metrics_path, comparison_path)
+        confusion_path = Path(metrics_path).parent / EVALUATE_OUTPUTS["confusion"]
+        check_same_content(payload, comparison_path, confusion_path)
 
     verdict = judge(accuracy, comparison, settings)
     stream = sys.stdout if verdict.passed else sys.stderr

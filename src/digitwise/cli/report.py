@@ -5,10 +5,10 @@ every figure, and the comparison with a baseline when given.
 # The report DVC stage runs the same run_report, with its paths from dvc.yaml.
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 
 from digitwise.cli.names import COMPARE_OUTPUTS, EVALUATE_OUTPUTS, REPORT_PAGE
+from digitwise.comparison.provenance import check_same_content
 from digitwise.data import datasets
 from digitwise.errors import UserError
 from digitwise.io import jsonfile, outputs
@@ -34,20 +34,17 @@ def run_report(
     comparison_path: str | Path | None = None,
     comparison_plot: str | Path | None = None,
     classes_path: str | Path | None = None,
+    confusion_path: str | Path | None = None,
 ) -> None:
+    """``confusion_path``: the evaluation's confusion.json, needed with a comparison: the
+    digest there must be that of the comparison's new predictions."""
     if (comparison_path is None) != (comparison_plot is None):
         raise UserError("--comparison and --comparison-plot must be given together")
+    if comparison_path is not None and confusion_path is None:
+        raise UserError("--comparison needs --confusion: the predictions the metrics are of")
     outputs.check_destinations(out)
-    inputs: Sequence[str | Path | None] = (
-        metrics_path,
-        top_confusions_path,
-        intervals_path,
-        comparison_path,
-        comparison_plot,
-    )
-    resolved = Path(out).resolve()
-    if any(path is not None and Path(path).resolve() == resolved for path in inputs):
-        raise UserError(f"{out}: is also an input; write the report elsewhere")
+    inputs = (metrics_path, top_confusions_path, intervals_path, comparison_path)
+    outputs.check_not_inputs([out], (*inputs, comparison_plot, classes_path, confusion_path))
 
     metrics = parse_metrics(jsonfile.read_json(metrics_path), str(metrics_path))
     if classes_path is not None:
@@ -62,11 +59,11 @@ def run_report(
         intervals = parse_intervals(jsonfile.read_json(intervals_path), str(intervals_path))
     comparison = None
     if comparison_path is not None and comparison_plot is not None:
-        comparison = (
-            parse_comparison(jsonfile.read_json(comparison_path), str(comparison_path)),
-            read_png(Path(comparison_plot)),
-        )
+        payload = jsonfile.read_json(comparison_path)
+        plot = read_png(Path(comparison_plot))
+        comparison = (parse_comparison(payload, str(comparison_path)), plot)
         check_same_predictions(metrics, comparison[0], str(metrics_path), str(comparison_path))
+        check_same_content(payload, comparison_path, confusion_path)
 
     page = render(metrics, confusions, figures, intervals=intervals, comparison=comparison)
     outputs.write_text(out, page)
@@ -98,4 +95,5 @@ def command(args: argparse.Namespace) -> None:
         comparison_path=None if comparison is None else comparison / COMPARE_OUTPUTS["comparison"],
         comparison_plot=None if comparison is None else comparison / COMPARE_OUTPUTS["delta_plot"],
         classes_path=args.classes,
+        confusion_path=evaluation / EVALUATE_OUTPUTS["confusion"],
     )

@@ -10,7 +10,6 @@ comparison with a baseline that ``digitwise compare`` writes:
 ``digitwise gate`` (``digitwise.cli.gate``) is the command."""
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -163,7 +162,8 @@ def _share(payload: dict, key: str, source: str, prefix: str = "") -> float:
     """A number in [0, 1]: an accuracy or a p-value."""
     value = _get(payload, key, source, prefix)
     number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or not math.isfinite(value) or not 0 <= value <= 1:
+    # compared as read: float() of a 400-digit integer raises OverflowError; NaN fails it
+    if not number or not 0 <= value <= 1:
         _bad(source, prefix + key, "a number in 0..1", value)
     return float(value)
 
@@ -176,5 +176,10 @@ def _count(payload: dict, key: str, source: str, prefix: str = "", *, minimum: i
 
 
 def _bad(source: str, key: str, expected: str, value: Any) -> NoReturn:
-    shown = json.dumps(value) if not isinstance(value, float) else repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        shown = f"an integer of {len(str(abs(value)))} digits"  # JSON holds at most 4,300
+    elif isinstance(value, float):
+        shown = repr(value)
+    else:
+        shown = json.dumps(value)
     raise UserError(f"{source}: {key} must be {expected}; got {shown[:40]}")

@@ -7,14 +7,20 @@ directory.
 """
 
 import json
+import math
+import os
+import stat
+import tokenize
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from digitwise.errors import UserError, printable
 from digitwise.io import jsonfile
-from digitwise.io.outputs import json_text, write_bytes
+from digitwise.io.outputs import json_text, write_all
 
 
 class DataError(UserError):
@@ -58,11 +64,32 @@ def validate(dataset: Dataset, source: str) -> Dataset:
             f"{source}: expected integer images of shape (n, height, width) for {n} labels; "
             f"got {_shape(images)}"
         )
+    if 0 in images.shape[1:]:
+        raise DataError(
+            f"{source}: images of {images.shape[1]} x {images.shape[2]} pixels hold no pixels"
+        )
     if labels.min() < 0 or labels.max() >= len(dataset.classes):
         raise DataError(f"{source}: labels must be in 0..{len(dataset.classes) - 1}")
     if images.min() < 0 or int(images.max()) > dataset.pixel_max:
         raise DataError(f"{source}: pixel values must be in 0..{dataset.pixel_max}")
+    check_unique_ids(ids, source)
     return dataset
+
+
+def check_unique_ids(ids: np.ndarray, source: str | Path) -> None:
+    """Refuse repeated sample ids, naming the first id seen twice and both positions:
+    predictions are matched to samples by id."""
+    order = np.argsort(ids, kind="stable")  # equal ids keep their order of positions
+    repeated = np.flatnonzero(ids[order][1:] == ids[order][:-1])
+    if repeated.size:
+        # of all repeats, the one whose second position comes first
+        second = order[repeated + 1]
+        pair = int(np.argmin(second))
+        first, again = int(order[repeated[pair]]), int(second[pair])
+        raise DataError(
+            f"{source}: sample id {int(ids[again])} appears twice, at positions {first} and "
+            f"{again}; each sample's id must be unique"
+        )
 
 
 def _shape(array: np.ndarray) -> str:
@@ -99,13 +126,17 @@ def take(dataset: Dataset, rows: np.ndarray) -> Dataset:
 # The prepared directory: plain .npy arrays (byte-reproducible, unlike .npz, whose
 # zip entries carry the time) and two small JSON files.
 def save_splits(directory: str | Path, train: Dataset, test: Dataset) -> None:
+    """The prepared directory's eight files, written together or not at all."""
     directory = Path(directory)
-    for name, part in (("train", train), ("test", test)):
-        for field in ("images", "labels", "ids"):
-            write_bytes(directory / f"{name}_{field}.npy", _npy_bytes(getattr(part, field)))
-    write_bytes(directory / "classes.json", json_text(list(train.classes)).encode())
+    files: dict[Path, bytes | str] = {
+        directory / f"{name}_{field}.npy": _npy_bytes(getattr(part, field))
+        for name, part in (("train", train), ("test", test))
+        for field in ("images", "labels", "ids")
+    }
+    files[directory / "classes.json"] = json_text(list(train.classes))
     meta = {"pixel_max": train.pixel_max, "image_shape": list(train.images.shape[1:])}
-    write_bytes(directory / "meta.json", json_text(meta).encode())
+    files[directory / "meta.json"] = json_text(meta)
+    write_all(files)
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -119,28 +150,95 @@ def _npy_bytes(array: np.ndarray) -> bytes:
 def load_split(directory: str | Path, name: str) -> Dataset:
     directory = Path(directory)
     arrays = {
-        field: _load_npy(directory / f"{name}_{field}.npy") for field in ("images", "labels", "ids")
+        field: _load_npy(
+            directory / f"{name}_{field}.npy", field, ndim=3 if field == "images" else 1
+        )
+        for field in ("images", "labels", "ids")
     }
+    check_unique_ids(arrays["ids"], directory / f"{name}_ids.npy")
     classes = load_classes(directory / "classes.json")
     dataset = Dataset(classes=classes, pixel_max=_pixel_max(directory / "meta.json"), **arrays)
     return validate(dataset, str(directory / f"{name}_*.npy"))
 
 
+MAX_PIXEL = 65_535  # the brightest pixel a 16-bit image can hold
+
+
 def _pixel_max(path: Path) -> int:
     meta = jsonfile.read_json(path)
     value = meta.get("pixel_max") if isinstance(meta, dict) else None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise DataError(f"{path}: must be a JSON object with an integer pixel_max >= 1")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PIXEL:
+        raise DataError(
+            f"{path}: must be a JSON object with an integer pixel_max >= 1, at most {MAX_PIXEL}"
+        )
     return value
 
 
-def _load_npy(path: Path) -> np.ndarray:
+def _load_npy(path: Path, field: str, *, ndim: int) -> np.ndarray:
+    """The integer array of ``ndim`` dimensions in a .npy file, or a ``DataError`` naming
+    the file: for a missing one, one that is not .npy (empty, a zip, damaged), one whose
+    data is cut off or followed by more bytes, or one of another dtype or shape."""
     try:
-        return np.load(path, allow_pickle=False)
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block
+            raise DataError(f"{path}: not a regular file")
+        with path.open("rb") as file:
+            array = _read_npy(file, os.fstat(file.fileno()).st_size, str(path))
     except FileNotFoundError:
         raise DataError(f"{path}: file not found (run the prepare stage)") from None
-    except (ValueError, OSError) as error:
-        raise DataError(f"{path}: not a readable .npy array ({error})") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read it ({error.strerror})") from None
+    if array.ndim != ndim or array.dtype.kind not in "iu":
+        raise DataError(f"{path}: {field} must be a {ndim}-D integer array; got {_shape(array)}")
+    return array
+
+
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def _read_npy(file: BinaryIO, size: int, name: str) -> np.ndarray:
+    """``np.load(allow_pickle=False)`` of a .npy file, once its header is checked:
+    version 1 or 2, a plain numeric dtype, and exactly the bytes its shape needs (so
+    nothing raises inside np.load, and no header makes it allocate more than the file)."""
+    from numpy.lib import format as npy
+
+    unreadable = f"{name}: not a readable .npy array"
+    start = file.read(len(NPY_MAGIC))
+    if not start:
+        raise DataError(f"{unreadable}: the file is empty")
+    if start != NPY_MAGIC:
+        hint = " (a zip archive: .npz?)" if start.startswith(b"PK") else ""
+        raise DataError(f"{unreadable}: it starts with {start!r}{hint}, not {NPY_MAGIC!r}")
+    file.seek(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "created on Python 2": it is refused or read
+            version = npy.read_magic(file)
+            if version not in ((1, 0), (2, 0)):
+                raise DataError(f"{unreadable}: format version {version}; 1.0 and 2.0 are read")
+            read_header = (
+                npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(file)
+    except (ValueError, SyntaxError, TypeError, tokenize.TokenError, RecursionError) as error:
+        first_line = next(iter(str(error).splitlines()), type(error).__name__)
+        raise DataError(f"{unreadable}: its header is damaged ({first_line})") from None
+    if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+        raise DataError(f"{unreadable}: its dtype {dtype} is not a plain number type")
+    if any(extent < 0 for extent in shape):
+        raise DataError(f"{unreadable}: its shape {shape} has a negative length")
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    body = size - file.tell()
+    if body != expected:
+        problem = "cut off" if body < expected else f"followed by {body - expected} more bytes"
+        raise DataError(
+            f"{unreadable}: its data is {problem}: shape {shape} of {dtype} needs {expected} "
+            f"bytes, the file holds {body}"
+        )
+    file.seek(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the header's again
+        array = np.load(file, allow_pickle=False)  # now known to be what it reads
+    return array.astype(dtype.newbyteorder("="), copy=False)
 
 
 _JSON_KINDS = {float: "a number", bool: "a boolean", list: "a list", dict: "an object"}

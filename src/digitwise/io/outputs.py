@@ -1,16 +1,19 @@
 """Writing outputs: atomically, and the same bytes for the same content.
 
-Each file is written beside its destination and renamed into place, so a reader
-never sees half a file. Stages compute everything first and write last, so bad
-input leaves no outputs behind.
+``write_all`` writes a stage's or a command's files together, or none of them: each is
+staged beside its destination, flushed to disk and renamed into place, so a reader never
+sees half a file. Stages check their destinations first, compute everything, and write
+last, so bad input leaves no outputs behind.
 """
 
+import contextlib
 import io
 import json
 import math
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,28 +58,132 @@ def check_not_inputs(destinations, inputs) -> None:
                 raise UserError(f"{given}: is inside the input directory {source}; write elsewhere")
 
 
-def write_bytes(path: str | Path, data: bytes) -> None:
-    path = Path(path)
+# A file being written: ``.<name>.digitwise-<pid>-<random>.tmp`` beside its destination.
+# A process killed before renaming it leaves it behind; the next write into the same
+# directory removes it, once no process of that number runs. (When DVC restores a
+# killed stage's outputs from its run-cache instead of running it, nothing is written
+# there: the root .gitignore keeps such a file out of ``git status`` until then.)
+STAGING_MARK = ".digitwise-"
+_STAGED = re.compile(r"\..+\.digitwise-(\d+)-[A-Za-z0-9_]+\.tmp")
+
+
+def write_all(files: Mapping[str | Path, bytes | str]) -> None:
+    """Write every file, or none of them.
+
+    Each file is written beside its destination under a temporary name and flushed to
+    disk; only when all are, are they renamed into place, then their directories are
+    flushed. A reader never sees half a file, and a failure (a full disk, a read-only
+    directory) leaves the destinations as they were, with no temporary file and no
+    directory made for them. A crash between two renames can still leave some outputs
+    new and others old; each one is complete, and ``dvc repro`` runs the stage again.
+    """
+    staged: list[tuple[Path, Path]] = []
+    made: list[Path] = []
+    swept: set[Path] = set()
+    path = Path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    except OSError as error:
-        raise UserError(f"{path}: cannot write it ({error.strerror})") from None
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise UserError(f"{path}: cannot write it ({error.strerror})") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        for given, content in files.items():
+            path = Path(given)
+            made += _make_directories(path.parent)
+            if path.parent not in swept:
+                remove_leftovers(path.parent)
+                swept.add(path.parent)
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            staged.append((_stage(path, data), path))
+        for temporary, path in staged:
+            os.replace(temporary, path)
+        for directory in dict.fromkeys(path.parent for _, path in staged):
+            _flush_directory(directory)
+    except BaseException as error:
+        for temporary, _ in staged:
+            Path(temporary).unlink(missing_ok=True)
+        for directory in reversed(made):
+            _remove_if_empty(directory)
+        if isinstance(error, OSError):
+            raise UserError(f"{path}: cannot write it ({error.strerror or error})") from None
         raise
 
 
+def write_bytes(path: str | Path, data: bytes) -> None:
+    write_all({path: data})
+
+
 def write_text(path: str | Path, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+    write_all({path: text})
+
+
+def remove_leftovers(directory: str | Path) -> None:
+    """Remove the temporary files killed writers left in ``directory``."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return
+    for candidate in directory.iterdir():
+        if STAGING_MARK not in candidate.name:
+            continue
+        match = _STAGED.fullmatch(candidate.name)
+        if match and not _running(int(match[1])) and candidate.is_file():
+            candidate.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` (not this one: it stages its files after the cleanup) runs."""
+    if pid <= 0 or pid == os.getpid():  # kill(0) would signal this process group
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def _stage(path: Path, data: bytes) -> Path:
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}{STAGING_MARK}{os.getpid()}-", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o644)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return Path(temporary)
+
+
+def _make_directories(directory: Path) -> list[Path]:
+    """Make ``directory`` and its missing parents; the ones made, outermost first."""
+    missing = []
+    for candidate in (directory, *directory.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    made = []
+    for candidate in reversed(missing):
+        candidate.mkdir()
+        made.append(candidate)
+    return made
+
+
+def _remove_if_empty(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        directory.rmdir()
+
+
+def _flush_directory(directory: Path) -> None:
+    """Make the renames in ``directory`` durable (POSIX; elsewhere there is nothing to do)."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def json_text(payload: Any) -> str:
@@ -91,7 +198,7 @@ def json_text(payload: Any) -> str:
 
 
 def write_json(path: str | Path, payload: Any) -> None:
-    write_text(path, json_text(payload))
+    write_all({path: json_text(payload)})
 
 
 _NOT_FINITE = re.compile(r"-?Infinity|NaN")

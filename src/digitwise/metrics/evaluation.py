@@ -18,7 +18,7 @@ from digitwise.metrics.reports import (
     pairwise_report,
     top_confusions_report,
 )
-from digitwise.predictions.schema import Predictions
+from digitwise.predictions.schema import Predictions, content_digest
 
 SUMMARY_CONFUSIONS = 3  # confusions named in the summary line
 
@@ -64,7 +64,9 @@ def evaluate(
     payloads = {
         "metrics": headline_metrics(predictions, counts, auc),
         "intervals": intervals_report(counts, settings),
-        "confusion": confusion_report(counts, classes),
+        # which predictions these are: a comparison made from others is refused
+        "confusion": confusion_report(counts, classes)
+        | {"predictions_sha256": content_digest(predictions)},
         "top_confusions": top_confusions_report(counts, classes, limit=settings.top_confusions),
         "pairwise": pairwise_report(pairwise if auc is None else None, accuracy, auc, classes),
     }

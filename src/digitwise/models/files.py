@@ -5,6 +5,10 @@ them with the current time, so two saves of the same model differ. We rewrite th
 archive canonically: ids renumbered in order of first appearance in the schema,
 entries in a fixed order with a fixed date. The content skops reads back is the
 same, and loading still goes through skops' audit of untrusted types.
+
+Loading then audits the model whole (``digitwise/models/audit.py``) for the data it
+is to serve: a file that fails is one line naming it and what is wrong, never a
+traceback or a wrong prediction.
 """
 
 import io
@@ -13,11 +17,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from digitwise.errors import UserError
 from digitwise.io.outputs import write_bytes
-from digitwise.models.estimators import ESTIMATOR_TYPES, TRUSTED_TYPES
+from digitwise.models.audit import audit, check_fits_data
+from digitwise.models.estimators import TRUSTED_TYPES
+
+__all__ = ["audit", "canonical_skops", "check_fits_data", "load_model", "save_model"]
 
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can carry
 
@@ -63,8 +68,10 @@ def save_model(model: Any, path: str | Path) -> None:
     write_bytes(path, canonical_skops(skops.io.dumps(model)))
 
 
-def load_model(path: str | Path) -> Any:
-    """Load a model saved by this project, refusing any type it does not expect."""
+def load_model(path: str | Path, *, n_features: int, n_classes: int) -> Any:
+    """Load a model saved by this project for data of ``n_features`` features and
+    ``n_classes`` classes, refusing any type it does not expect and any model that does
+    not pass ``audit``."""
     import skops.io
 
     path = Path(path)
@@ -72,6 +79,8 @@ def load_model(path: str | Path) -> Any:
         data = path.read_bytes()
     except FileNotFoundError:
         raise UserError(f"{path}: model file not found") from None
+    except OSError as error:
+        raise UserError(f"{path}: cannot read it ({error.strerror})") from None
     try:
         untrusted = skops.io.get_untrusted_types(data=data)
     except Exception:  # skops raises several types for a damaged archive
@@ -86,26 +95,5 @@ def load_model(path: str | Path) -> Any:
         model = skops.io.load(io.BytesIO(data), trusted=list(untrusted))
     except Exception:  # an entry that is damaged, or not what its schema says
         raise UserError(f"{path}: not a readable skops model file") from None
-    kind = f"{type(model).__module__}.{type(model).__qualname__}"
-    if kind not in ESTIMATOR_TYPES:
-        raise UserError(f"{path}: holds a {kind}, not one of the classifiers this project trains")
+    audit(model, path, n_features=n_features, n_classes=n_classes)
     return model
-
-
-def check_fits_data(model: Any, path: str | Path, *, n_features: int, n_classes: int) -> None:
-    """Refuse a model that was fitted on other features or other labels than these."""
-    expected = getattr(model, "n_features_in_", None)
-    if expected != n_features:
-        raise UserError(
-            f"{path}: the model expects {expected} features, the data has {n_features} "
-            f"(rerun the train stage)"
-        )
-    fitted = np.asarray(getattr(model, "classes_", []))
-    in_range = (
-        fitted.dtype.kind in "iu" and fitted.size and 0 <= fitted.min() <= fitted.max() < n_classes
-    )
-    if not in_range:
-        raise UserError(
-            f"{path}: the model predicts classes {fitted.tolist()[:12]}, "
-            f"not class indices in 0..{n_classes - 1} (rerun the train stage)"
-        )

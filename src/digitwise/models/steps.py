@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from digitwise.errors import UserError
 from digitwise.metrics import classification as metrics
 from digitwise.models import estimators as models
 
@@ -120,7 +121,7 @@ def fit_stepwise(
     """
     estimator = build_stepwise(model, hyperparameters, seed)
     total = n_steps(model, hyperparameters)
-    for _ in fit_steps(estimator, features, labels, n_classes=n_classes, n_steps=total):
+    for _ in _steps_checked(model, estimator, features, labels, n_classes=n_classes, n_steps=total):
         pass
     return estimator.set_params(random_state=seed)
 
@@ -163,10 +164,15 @@ def track(
     confusions: list[np.ndarray] = []
     if total:
         estimator = build_stepwise(model, hyperparameters, seed)
-        for step in fit_steps(estimator, train_x, train_y, n_classes=n_classes, n_steps=total):
+        for step in _steps_checked(
+            model, estimator, train_x, train_y, n_classes=n_classes, n_steps=total
+        ):
             # as the predict stage makes them, so the last step scores what evaluate does
-            validation_proba = models.class_probabilities(estimator, validation_x, n_classes)
-            train_proba = models.class_probabilities(estimator, scored_x, n_classes)
+            try:
+                validation_proba = models.class_probabilities(estimator, validation_x, n_classes)
+                train_proba = models.class_probabilities(estimator, scored_x, n_classes)
+            except models.NonFiniteProbabilities as error:
+                raise _diverged(model, step, str(error)) from None
             train_accuracy, train_loss = scores(scored_y, train_proba)
             validation_accuracy, validation_loss = scores(validation_y, validation_proba)
             rows.append((train_accuracy, validation_accuracy, train_loss, validation_loss))
@@ -184,6 +190,31 @@ def track(
         validation_loss=table[:, 3],
         snapshots=kept,
         confusions=np.array(confusions, dtype=np.int64).reshape(len(kept), n_classes, n_classes),
+    )
+
+
+def _steps_checked(
+    model: str, estimator: Any, features: np.ndarray, labels: np.ndarray, **steps: int
+) -> Iterator[int]:
+    """``fit_steps``, with a step that makes the weights NaN (scikit-learn's ValueError)
+    reported as divergence, and overflow on the way judged by the scores, not printed."""
+    iterator = fit_steps(estimator, features, labels, **steps)
+    done = 0
+    while True:
+        try:
+            with np.errstate(all="ignore"):
+                done = next(iterator)
+        except StopIteration:
+            return
+        except ValueError:  # scikit-learn's "Solver produced non-finite parameter weights"
+            raise _diverged(model, done + 1, "its weights became NaN or infinite") from None
+        yield done
+
+
+def _diverged(model: str, step: int, problem: str) -> UserError:
+    return UserError(
+        f"train.model={model} diverged at step {step}: {problem}; try a smaller learning "
+        "rate or more regularisation"
     )
 
 

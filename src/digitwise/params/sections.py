@@ -5,6 +5,7 @@ Every stage reads only its own sections. Unknown sections and keys are errors
 file, the dotted key, what is allowed and what was found.
 """
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from digitwise.params.validators import (
+    MAX_COUNT,
     ParamsError,
     Validator,
     block,
@@ -21,10 +23,11 @@ from digitwise.params.validators import (
     class_names,
     closed_interval,
     integer,
+    integer_list,
+    key_text,
     open_interval,
     optional,
     path_value,
-    positive_int_list,
     seed_value,
 )
 
@@ -41,6 +44,12 @@ SECTIONS = (
 )
 DATA_SOURCES = ("digits", "idx")
 SPLIT_METHODS = ("stratified", "source")
+# Nesting deeper than this is no params file (this one nests 4 deep); refused at once, so
+# that nothing after the parser recurses into it.
+MAX_DEPTH = 100
+# Figures of one row per item are unreadable long before this, and slow to draw.
+MAX_FIGURE_ROWS = 100
+MAX_STEPS = 100_000  # the MLP's max_iter bound: snapshot steps beyond it cannot occur
 
 
 @dataclass(frozen=True)
@@ -130,12 +139,54 @@ def load(path: str | Path) -> dict[str, Any]:
         line = f" at line {where.line + 1}" if where is not None else ""
         problem = getattr(error, "problem", None) or "syntax error"
         raise ParamsError(f"{path}: not valid YAML{line}: {problem}") from None
+    except RecursionError:
+        raise ParamsError(f"{path}: {_too_deep()}") from None
+    except (ValueError, TypeError, KeyError) as error:
+        # raised by the constructors of values: an integer of more than 4,300 digits,
+        # a date of month 13, "!!bool maybe", a list as a mapping key
+        raise ParamsError(f"{path}: not valid YAML: {_unreadable(text, error)}") from None
+    if _deeper_than(raw, MAX_DEPTH):
+        raise ParamsError(f"{path}: {_too_deep()}")
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: must be a mapping of sections {', '.join(SECTIONS)}")
-    unknown = sorted(str(key) for key in raw if key not in SECTIONS)
+    unknown = sorted(key_text(key) for key in raw if key not in SECTIONS)
     if unknown:
         raise ParamsError(f"{path}: unknown section '{unknown[0]}'; allowed: {', '.join(SECTIONS)}")
     return {"__file__": str(path), **raw}
+
+
+def _too_deep() -> str:
+    return f"nested too deeply (more than {MAX_DEPTH} levels of mappings and lists)"
+
+
+def _unreadable(text: str, error: Exception) -> str:
+    """What a value the YAML constructors refused is, with its line if it can be found."""
+    long_number = re.search(r"[0-9a-fA-F_]{4301,}", text)
+    if long_number is not None and "digits" in str(error):
+        line = text.count("\n", 0, long_number.start()) + 1
+        return f"line {line} holds an integer of more than 4300 digits"
+    if isinstance(error, KeyError | TypeError):
+        return f"a value or key of an unreadable kind ({type(error).__name__}: {error})"
+    return f"a value that cannot be read ({error})"
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and mappings nest more than ``limit`` deep (a cycle, which YAML
+    aliases can make, nests infinitely). Each node is visited once per deeper path."""
+    deepest: dict[int, int] = {}
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, list | dict):
+            continue
+        if depth > limit:
+            return True
+        if deepest.get(id(node), 0) >= depth:
+            continue
+        deepest[id(node)] = depth
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def data_params(raw: Mapping[str, Any]) -> DataParams:
@@ -159,7 +210,8 @@ def split_params(raw: Mapping[str, Any]) -> SplitParams:
 
 def evaluate_params(raw: Mapping[str, Any]) -> EvaluateParams:
     schema = {
-        "top_confusions": integer(minimum=1),
+        # 1,000 classes have 999,000 off-diagonal cells
+        "top_confusions": integer(minimum=1, maximum=1_000_000),
         "bootstrap_resamples": integer(minimum=100, maximum=100_000),
         "bootstrap_seed": seed_value,
     }
@@ -176,27 +228,35 @@ def gate_params(raw: Mapping[str, Any]) -> GateParams:
 
 
 def separability_params(raw: Mapping[str, Any]) -> SeparabilityParams:
-    return SeparabilityParams(**_section(raw, "separability", {"maps": integer(minimum=0)}))
+    schema = {"maps": integer(minimum=0, maximum=MAX_FIGURE_ROWS)}
+    return SeparabilityParams(**_section(raw, "separability", schema))
 
 
 def attribution_params(raw: Mapping[str, Any]) -> AttributionParams:
     schema = {
-        "examples": integer(minimum=0),
-        "max_samples": integer(minimum=1),
+        "examples": integer(minimum=0, maximum=MAX_FIGURE_ROWS),
+        "max_samples": integer(minimum=1, maximum=MAX_COUNT),
         "seed": seed_value,
         "patch": integer(minimum=1, maximum=64),
-        "max_evaluations": integer(minimum=1, maximum=10**9),
+        "max_evaluations": integer(minimum=1, maximum=MAX_COUNT),
     }
     return AttributionParams(**_section(raw, "attribution", schema))
 
 
 def examples_params(raw: Mapping[str, Any]) -> ExamplesParams:
-    schema = {"cells": integer(minimum=1), "per_cell": integer(minimum=1, maximum=20)}
+    schema = {
+        "cells": integer(minimum=1, maximum=MAX_FIGURE_ROWS),
+        "per_cell": integer(minimum=1, maximum=20),
+    }
     return ExamplesParams(**_section(raw, "examples", schema))
 
 
 def steps_params(raw: Mapping[str, Any]) -> StepsParams:
-    schema = {"snapshots": positive_int_list, "train_eval_samples": integer(minimum=1)}
+    schema = {
+        # one confusion matrix drawn per snapshot
+        "snapshots": integer_list(items=20, minimum=1, maximum=MAX_STEPS),
+        "train_eval_samples": integer(minimum=1, maximum=MAX_COUNT),
+    }
     return StepsParams(**_section(raw, "steps", schema))
 
 
@@ -211,7 +271,7 @@ def train_params(
     schema: dict[str, Validator] = {
         "model": choice(tuple(models)),
         "seed": seed_value,
-        "max_samples": optional(integer(minimum=1)),
+        "max_samples": optional(integer(minimum=1, maximum=MAX_COUNT)),
     }
     for name, fields in models.items():
         schema[name] = block(fields)

@@ -1,14 +1,25 @@
 """Checks of single values in ``params.yaml``: each takes the dotted key and the value,
 and returns the typed value or raises ``ParamsError`` naming the key, what is allowed and
 what was found. ``sections.py`` builds each section's schema from these.
+
+Every number has a range, both ends given: a value no real use reaches (a billion
+trees, 10^30 epochs, a layer of 10^12 units) would run for ever or exhaust memory, and
+one beyond the floats (a 400-digit integer) cannot be used at all. Ranges are checked on
+the value as written, before it becomes a float, so no value is too large to refuse.
 """
 
+import math
+import reprlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from digitwise.errors import UserError
 
 Validator = Callable[[str, Any], Any]
+
+# Counts of samples or model evaluations: far beyond any data set this project reads
+# (MNIST has 70,000 images), small enough to stay a plain number everywhere.
+MAX_COUNT = 10**9
 
 
 class ParamsError(UserError):
@@ -24,7 +35,9 @@ def block(schema: Mapping[str, Validator], *, may_omit: tuple[str, ...] = ()) ->
             raise ParamsError(f"{key} must be a mapping with keys {', '.join(schema)}")
         for name in value:
             if name not in schema:
-                raise ParamsError(f"unknown key '{key}.{name}'; allowed: {', '.join(schema)}")
+                raise ParamsError(
+                    f"unknown key '{key}.{key_text(name)}'; allowed: {', '.join(schema)}"
+                )
         for name in schema:
             if name not in value and name not in may_omit:
                 raise ParamsError(f"missing key '{key}.{name}'")
@@ -33,8 +46,28 @@ def block(schema: Mapping[str, Validator], *, may_omit: tuple[str, ...] = ()) ->
     return validate
 
 
+# Quotes of values in messages: short, whatever the value (a list of a million items,
+# a string of a megabyte, an alias-built structure that would print as gigabytes).
+_QUOTE = reprlib.Repr()
+_QUOTE.maxstring, _QUOTE.maxother, _QUOTE.maxlevel = 60, 60, 3
+
+
+def _quote(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        # str() of an integer of more than 4,300 digits raises, and says nothing anyway
+        digits = len(str(abs(value))) if value.bit_length() < 14_000 else None
+        size = f"{digits}" if digits else f"about {int(value.bit_length() * 0.30103)}"
+        return f"{'a negative' if value < 0 else 'an'} integer of {size} digits"
+    return _QUOTE.repr(value)
+
+
 def _describe(value: Any) -> str:
-    return f"{value!r} ({type(value).__name__})"
+    return f"{_quote(value)} ({type(value).__name__})"
+
+
+def key_text(name: Any) -> str:
+    """A key as a message quotes it (YAML keys may be numbers, lists, anything)."""
+    return name if isinstance(name, str) else _quote(name)
 
 
 def choice(options: tuple[str, ...]) -> Validator:
@@ -46,12 +79,16 @@ def choice(options: tuple[str, ...]) -> Validator:
     return validate
 
 
-def integer(*, minimum: int, maximum: int | None = None) -> Validator:
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def integer(*, minimum: int, maximum: int) -> Validator:
     def validate(key: str, value: Any) -> int:
-        in_range = maximum is None or (isinstance(value, int) and value <= maximum)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum or not in_range:
-            bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
-            raise ParamsError(f"{key} must be an integer {bound}; got {_describe(value)}")
+        if not _is_integer(value) or not minimum <= value <= maximum:
+            raise ParamsError(
+                f"{key} must be an integer in {minimum}..{maximum}; got {_describe(value)}"
+            )
         return value
 
     return validate
@@ -71,30 +108,22 @@ def optional(validator: Validator) -> Validator:
     return validate
 
 
-def _number(key: str, value: Any, bound: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise ParamsError(f"{key} must be a number {bound}; got {_describe(value)}")
-    return float(value)
+def _number(value: Any, inside: Callable[[Any], bool]) -> float | None:
+    """The value as a float if it is a number for which ``inside`` holds, else None.
 
-
-def positive(key: str, value: Any) -> float:
-    number = _number(key, value, "> 0")
-    if not number > 0 or number == float("inf"):
-        raise ParamsError(f"{key} must be a number > 0; got {_describe(value)}")
-    return number
-
-
-def non_negative(key: str, value: Any) -> float:
-    number = _number(key, value, ">= 0")
-    if not number >= 0 or number == float("inf"):
-        raise ParamsError(f"{key} must be a number >= 0; got {_describe(value)}")
-    return number
+    ``inside`` sees the number as written: an int is compared exactly, never converted
+    first (float(10**400) raises OverflowError); NaN is inside no range."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return float(value) if inside(value) else None
 
 
 def open_interval(low: float, high: float) -> Validator:
     def validate(key: str, value: Any) -> float:
-        number = _number(key, value, f"strictly between {low:g} and {high:g}")
-        if not low < number < high:
+        number = _number(value, lambda v: low < v < high)
+        if number is None:
             raise ParamsError(
                 f"{key} must be a number strictly between {low:g} and {high:g}; "
                 f"got {_describe(value)}"
@@ -106,10 +135,27 @@ def open_interval(low: float, high: float) -> Validator:
 
 def closed_interval(low: float, high: float) -> Validator:
     def validate(key: str, value: Any) -> float:
-        number = _number(key, value, f"between {low:g} and {high:g}")
-        if not low <= number <= high:
+        number = _number(value, lambda v: low <= v <= high)
+        if number is None:
             raise ParamsError(
                 f"{key} must be a number between {low:g} and {high:g}; got {_describe(value)}"
+            )
+        return number
+
+    return validate
+
+
+def closed_interval_or(low: float, high: float, options: tuple[str, ...]) -> Validator:
+    """A number in [low, high] or one of a few named settings (e.g. SVC's ``gamma``)."""
+
+    def validate(key: str, value: Any) -> float | str:
+        if isinstance(value, str) and value in options:
+            return value
+        number = _number(value, lambda v: low <= v <= high)
+        if number is None:
+            raise ParamsError(
+                f"{key} must be a number between {low:g} and {high:g} or one of "
+                f"{', '.join(options)}; got {_describe(value)}"
             )
         return number
 
@@ -150,41 +196,29 @@ def class_names(key: str, value: Any) -> tuple[str, ...] | None:
             or len(name) > MAX_CLASS_NAME
         ):
             raise ParamsError(f"{rule}; item {position} is {_describe(name)}")
-    repeated = next((name for name in value if value.count(name) > 1), None)
+    seen: set[str] = set()
+    repeated = next((name for name in value if name in seen or seen.add(name)), None)
     if repeated is not None:
         raise ParamsError(f"{rule}; '{repeated}' appears more than once")
     return tuple(value)
 
 
-def positive_int_list(key: str, value: Any) -> tuple[int, ...]:
-    ok = (
-        isinstance(value, list)
-        and value
-        and all(
-            isinstance(item, int) and not isinstance(item, bool) and item >= 1 for item in value
-        )
-    )
-    if not ok:
-        raise ParamsError(
-            f"{key} must be a non-empty list of integers >= 1; got {_describe(value)}"
-        )
-    return tuple(value)
+def integer_list(*, items: int, minimum: int, maximum: int, total: int | None = None) -> Validator:
+    """A list of 1 to ``items`` integers, each in minimum..maximum, and (with ``total``)
+    adding up to at most ``total``."""
+    rule = f"a list of 1 to {items} integers in {minimum}..{maximum}"
+    if total is not None:
+        rule += f" adding up to at most {total}"
 
-
-def positive_or(options: tuple[str, ...]) -> Validator:
-    """A positive number or one of a few named settings (e.g. SVC's ``gamma``)."""
-
-    def validate(key: str, value: Any) -> float | str:
-        if isinstance(value, str) and value in options:
-            return value
-        if (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and 0 < value < float("inf")
-        ):
-            return float(value)
-        raise ParamsError(
-            f"{key} must be a number > 0 or one of {', '.join(options)}; got {_describe(value)}"
+    def validate(key: str, value: Any) -> tuple[int, ...]:
+        ok = (
+            isinstance(value, list)
+            and 1 <= len(value) <= items
+            and all(_is_integer(item) and minimum <= item <= maximum for item in value)
+            and (total is None or sum(value) <= total)
         )
+        if not ok:
+            raise ParamsError(f"{key} must be {rule}; got {_describe(value)}")
+        return tuple(value)
 
     return validate

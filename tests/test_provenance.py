@@ -1,0 +1,123 @@
+"""Which predictions a result is of: the content digest evaluate and compare record, and
+gate and report refusing a comparison of other predictions, even one with the same
+accuracy on as many samples."""
+
+import hashlib
+import json
+import struct
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_command import CLASSES, digitwise, inputs, predictions  # noqa: F401  (fixture)
+
+from digitwise.predictions.schema import Predictions, content_digest, to_csv
+
+
+def brute_digest(p: Predictions) -> str:
+    """The documented definition, row by row: the header, then each column in id order."""
+    order = sorted(range(len(p.sample)), key=lambda row: int(p.sample[row]))
+    header = {"classes": list(p.classes), "rows": len(order), "probabilities": p.proba is not None}
+    digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode() + b"\n")
+    for column in (p.sample, p.actual, p.predicted):
+        for row in order:
+            digest.update(int(column[row]).to_bytes(8, "little", signed=True))
+    if p.proba is not None:
+        for row in order:
+            digest.update(struct.pack(f"<{len(p.classes)}d", *map(float, p.proba[row])))
+    return digest.hexdigest()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 60), st.integers(0, 2**32 - 1), st.booleans(), st.data())
+def test_the_digest_is_its_definition_and_ignores_row_order_only(n, seed, with_proba, data):
+    p = predictions(n, seed=seed % 1000, proba=with_proba)
+    p = Predictions(p.sample * 7 - 3, p.actual, p.predicted, p.proba, p.classes)  # any ids
+    assert content_digest(p) == brute_digest(p)
+    order = np.array(data.draw(st.permutations(range(n))))
+    shuffled = Predictions(
+        p.sample[order],
+        p.actual[order],
+        p.predicted[order],
+        None if p.proba is None else p.proba[order],
+        p.classes,
+    )
+    assert content_digest(shuffled) == content_digest(p)
+    row = data.draw(st.integers(0, n - 1))
+    changed = p.predicted.copy()
+    changed[row] = (changed[row] + 1) % len(CLASSES)
+    other = Predictions(p.sample, p.actual, changed, p.proba, p.classes)
+    assert content_digest(other) != content_digest(p)
+
+
+def test_csv_parquet_and_shards_of_the_same_rows_record_one_digest(inputs, capsys):  # noqa: F811
+    directory, classes = inputs
+    p = predictions(200)
+    (directory / "p.csv").write_text(to_csv(p))
+    shards = directory / "shards"
+    shards.mkdir()
+    text = to_csv(p).splitlines(keepends=True)
+    (shards / "b.csv").write_text(text[0] + "".join(text[1:120]))
+    (shards / "a.csv").write_text(text[0] + "".join(text[120:]))  # read first: other order
+    table = pa.table(
+        {
+            "sample": p.sample,
+            "actual": [CLASSES[i] for i in p.actual],
+            "predicted": [CLASSES[i] for i in p.predicted],
+            **{f"proba_{c}": p.proba[:, i] for i, c in enumerate(CLASSES)},
+        }
+    )
+    pq.write_table(table, directory / "p.parquet")
+    recorded = set()
+    for source in ("p.csv", "p.parquet", "shards"):
+        out = directory / f"out-{source}"
+        code, _, err = digitwise(
+            "evaluate", directory / source, "--classes", classes, "--out", out, capsys=capsys
+        )
+        assert (code, err) == (0, "")
+        recorded.add(json.loads((out / "confusion.json").read_text())["predictions_sha256"])
+    assert recorded == {brute_digest(p)}
+
+
+def test_gate_and_report_refuse_a_comparison_of_other_predictions_with_equal_accuracy(
+    inputs,  # noqa: F811
+    capsys,
+):
+    directory, classes = inputs
+    first = predictions(300, seed=1)
+    # other predictions, as many right: a wrong row is predicted as another wrong class
+    row = np.flatnonzero(first.predicted != first.actual)[0]
+    changed = first.predicted.copy()
+    changed[row] = next(c for c in range(10) if c not in (first.actual[row], changed[row]))
+    second = Predictions(first.sample, first.actual, changed, first.proba, first.classes)
+    baseline = predictions(300, seed=1, flip=0.1)  # the same samples, other predictions
+    for name, p in (("first.csv", first), ("second.csv", second), ("base.csv", baseline)):
+        (directory / name).write_text(to_csv(p))
+
+    def run(*args):
+        return digitwise(*args, capsys=capsys)
+
+    e1, e2 = directory / "e1", directory / "e2"
+
+    assert run("evaluate", directory / "first.csv", "--classes", classes, "--out", e1)[0] == 0
+    compared = ("compare", directory / "first.csv", directory / "base.csv", "--classes", classes)
+    assert run(*compared, "--out", directory / "c")[0] == 0
+    assert run("gate", e1, "--comparison", directory / "c")[0] in (0, 1)
+    # the evaluation is of the second predictions; the comparison still of the first
+    assert run("evaluate", directory / "second.csv", "--classes", classes, "--out", e2)[0] == 0
+    metrics1, metrics2 = (json.loads((e / "metrics.json").read_text()) for e in (e1, e2))
+    assert (metrics1["accuracy"], metrics1["n_samples"]) == (
+        metrics2["accuracy"],
+        metrics2["n_samples"],
+    )
+    for command in (
+        ("gate", e2, "--comparison", directory / "c"),
+        ("report", e2, "--comparison", directory / "c"),
+    ):
+        code, out, err = run(*command)
+        assert (code, out) == (2, "")
+        assert err.count("\n") == 1
+        assert f"a comparison of other predictions than those {e2 / 'confusion.json'}" in err
+    assert not (e2 / "report.html").exists()
