@@ -3,7 +3,6 @@
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from digitwise import params
 from digitwise.cli import run
@@ -16,7 +15,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--params", required=True, help="params.yaml")
     parser.add_argument("--out", required=True, help="directory for the prepared splits")
     args = parser.parse_args(argv)
-    outputs.check_destinations(Path(args.out) / "classes.json")
+    outputs.check_destinations(*datasets.prepared_files(args.out))
     outputs.check_not_inputs([args.out], [args.params])
 
     raw = params.load(args.params)

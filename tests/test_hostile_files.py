@@ -313,3 +313,16 @@ def test_json_of_100_levels_is_read(tmp_path):
     code, _ = gate(tmp_path, '{"accuracy": 0.99, "n_samples": 450, "x": ' + nested(99) + "}")
     assert code == 0
     assert json.loads((tmp_path / "metrics.json").read_text())["accuracy"] == 0.99
+
+
+@pytest.mark.parametrize(
+    "shape", [(1,) * 70, (1,) * 40, (2**63, 0, 1), (2**62, 4, 0), (0, 2**40, 2**40), (3, 2**62, 0)]
+)
+def test_a_header_shape_numpy_cannot_hold_is_one_line(pipeline, prepared, tmp_path, shape):
+    from numpy.lib import format as npy
+
+    header = io.BytesIO()
+    npy.write_array_header_2_0(header, {"descr": "<i8", "fortran_order": False, "shape": shape})
+    (prepared / "test_ids.npy").write_bytes(header.getvalue())
+    line = predict_refusal(prepared, pipeline / "model.skops", tmp_path)
+    assert line.startswith(f"error: {prepared / 'test_ids.npy'}: not a readable .npy array"), line

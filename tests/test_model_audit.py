@@ -362,3 +362,37 @@ def test_the_shipped_model_is_still_read(pipeline, tmp_path):
     shutil.copy(pipeline / "model.skops", tmp_path / "m.skops")
     model = model_io.load_model(tmp_path / "m.skops", n_features=64, n_classes=10)
     assert type(model).__name__ == "LogisticRegression"
+
+
+def with_attribute(model, where: str, value):
+    """A copy of ``model`` with the attribute at dotted ``where`` set (or deleted: None)."""
+    model = copy.deepcopy(model)
+    *path, name = where.split(".")
+    part = model
+    for step in path:
+        part = part[int(step)] if step.isdigit() else getattr(part, step)
+    if value is None:
+        delattr(part, name)
+    else:
+        setattr(part, name, value)
+    return model
+
+
+@pytest.mark.parametrize(
+    ("kind", "where", "value"),
+    [
+        ("logistic_regression", "n_features_in_", np.array([64, 64])),
+        ("knn", "n_samples_fit_", np.array([1, 2])),
+        ("random_forest", "n_outputs_", np.array([1, 1])),
+        ("mlp", "n_layers_", np.array([3, 3])),
+        ("svc", "calibrated_classifiers_.0.estimator.class_weight", np.array([1.0, 2.0])),
+        ("svc", "calibrated_classifiers_.0.estimator.C", None),
+    ],
+)
+def test_an_array_where_a_number_belongs_or_a_missing_setting_is_one_line(
+    pipeline, fitted, tmp_path, kind, where, value
+):
+    path = tmp_path / "model.skops"
+    model_io.save_model(with_attribute(fitted[kind], where, value), path)
+    line = predict_with(path, pipeline, tmp_path)
+    assert line.startswith(f"error: {path}: "), line

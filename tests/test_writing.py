@@ -93,3 +93,30 @@ def test_a_kill_between_write_and_rename_leaves_the_old_files_and_the_next_write
 
     write_all({tmp_path / "a.json": "a", tmp_path / "b.json": "b"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]
+
+
+def test_a_destination_that_became_a_directory_stops_the_write_before_any_rename(tmp_path):
+    (tmp_path / "b.json").mkdir()  # after the stage checked its destinations, say
+    with pytest.raises(UserError, match=r"b\.json: cannot write it \(it is a directory\)"):
+        write_all({tmp_path / "a.json": "a", tmp_path / "b.json": "b"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json"]
+
+
+def test_a_directory_another_writer_makes_meanwhile_is_used_and_kept(tmp_path, monkeypatch):
+    shared = tmp_path / "eval"
+    real_mkdir = type(shared).mkdir
+
+    def racing_mkdir(self, *args, **kwargs):
+        if self == shared:  # the other writer wins the race for this one
+            real_mkdir(self)
+            raise FileExistsError(17, "File exists", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(shared), "mkdir", racing_mkdir)
+    write_all({shared / "m1" / "metrics.json": "{}\n"})
+    assert (shared / "m1" / "metrics.json").read_text() == "{}\n"
+    monkeypatch.undo()
+    (tmp_path / "blocker").write_text("x")
+    with pytest.raises(UserError):  # a failure removes what this writer made, not the rest
+        write_all({shared / "m2" / "a.json": "a", tmp_path / "blocker/b.json": "b"})
+    assert sorted(p.name for p in shared.iterdir()) == ["m1"]

@@ -44,7 +44,8 @@ def run_report(
         raise UserError("--comparison needs --confusion: the predictions the metrics are of")
     outputs.check_destinations(out)
     inputs = (metrics_path, top_confusions_path, intervals_path, comparison_path)
-    outputs.check_not_inputs([out], (*inputs, comparison_plot, classes_path, confusion_path))
+    inputs += (comparison_plot, classes_path, confusion_path, figures_dir)  # every PNG read
+    outputs.check_not_inputs([out], inputs)
 
     metrics = parse_metrics(jsonfile.read_json(metrics_path), str(metrics_path))
     if classes_path is not None:

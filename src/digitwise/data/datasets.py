@@ -125,13 +125,22 @@ def take(dataset: Dataset, rows: np.ndarray) -> Dataset:
 
 # The prepared directory: plain .npy arrays (byte-reproducible, unlike .npz, whose
 # zip entries carry the time) and two small JSON files.
+def prepared_files(directory: str | Path) -> list[Path]:
+    """The eight files ``save_splits`` writes in ``directory``."""
+    arrays = [f"{name}_{field}.npy" for name in ("train", "test") for field in FIELDS]
+    return [Path(directory) / name for name in (*arrays, "classes.json", "meta.json")]
+
+
+FIELDS = ("images", "labels", "ids")
+
+
 def save_splits(directory: str | Path, train: Dataset, test: Dataset) -> None:
     """The prepared directory's eight files, written together or not at all."""
     directory = Path(directory)
     files: dict[Path, bytes | str] = {
         directory / f"{name}_{field}.npy": _npy_bytes(getattr(part, field))
         for name, part in (("train", train), ("test", test))
-        for field in ("images", "labels", "ids")
+        for field in FIELDS
     }
     files[directory / "classes.json"] = json_text(list(train.classes))
     meta = {"pixel_max": train.pixel_max, "image_shape": list(train.images.shape[1:])}
@@ -226,6 +235,11 @@ def _read_npy(file: BinaryIO, size: int, name: str) -> np.ndarray:
         raise DataError(f"{unreadable}: its dtype {dtype} is not a plain number type")
     if any(extent < 0 for extent in shape):
         raise DataError(f"{unreadable}: its shape {shape} has a negative length")
+    # numpy's own limits: 64 dimensions, and extents whose product (even one with a zero
+    # extent) fits an index
+    if len(shape) > 32 or any(extent > np.iinfo(np.intp).max // 16 for extent in shape):
+        shown = shape if len(shape) <= 8 else f"of {len(shape)} dimensions"
+        raise DataError(f"{unreadable}: its shape {shown} is beyond what numpy holds")
     expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     body = size - file.tell()
     if body != expected:
@@ -235,9 +249,12 @@ def _read_npy(file: BinaryIO, size: int, name: str) -> np.ndarray:
             f"bytes, the file holds {body}"
         )
     file.seek(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the header's again
-        array = np.load(file, allow_pickle=False)  # now known to be what it reads
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the header's again
+            array = np.load(file, allow_pickle=False)  # now known to be what it reads
+    except (ValueError, MemoryError) as error:  # a shape numpy refuses after all
+        raise DataError(f"{unreadable}: {printable(str(error))[:200]}") from None
     return array.astype(dtype.newbyteorder("="), copy=False)
 
 

@@ -7,6 +7,7 @@ last, so bad input leaves no outputs behind.
 """
 
 import contextlib
+import errno
 import io
 import json
 import math
@@ -74,8 +75,9 @@ def write_all(files: Mapping[str | Path, bytes | str]) -> None:
     disk; only when all are, are they renamed into place, then their directories are
     flushed. A reader never sees half a file, and a failure (a full disk, a read-only
     directory) leaves the destinations as they were, with no temporary file and no
-    directory made for them. A crash between two renames can still leave some outputs
-    new and others old; each one is complete, and ``dvc repro`` runs the stage again.
+    directory made for them. Only a crash or a failing disk between two renames can leave
+    some outputs new and others old; each one is complete, and ``dvc repro`` runs the
+    stage again.
     """
     staged: list[tuple[Path, Path]] = []
     made: list[Path] = []
@@ -88,6 +90,8 @@ def write_all(files: Mapping[str | Path, bytes | str]) -> None:
             if path.parent not in swept:
                 remove_leftovers(path.parent)
                 swept.add(path.parent)
+            if path.is_dir():  # os.replace would fail there, after other renames
+                raise IsADirectoryError(errno.EISDIR, "it is a directory")
             data = content.encode("utf-8") if isinstance(content, str) else content
             staged.append((_stage(path, data), path))
         for temporary, path in staged:
@@ -113,9 +117,10 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def remove_leftovers(directory: str | Path) -> None:
-    """Remove the temporary files killed writers left in ``directory``."""
+    """Remove the temporary files killed writers left in ``directory`` (on POSIX, where a
+    process number tells whether its writer still runs)."""
     directory = Path(directory)
-    if not directory.is_dir():
+    if os.name != "posix" or not directory.is_dir():
         return
     for candidate in directory.iterdir():
         if STAGING_MARK not in candidate.name:
@@ -126,9 +131,11 @@ def remove_leftovers(directory: str | Path) -> None:
 
 
 def _running(pid: int) -> bool:
-    """Whether process ``pid`` (not this one: it stages its files after the cleanup) runs."""
-    if pid <= 0 or pid == os.getpid():  # kill(0) would signal this process group
+    """Whether process ``pid`` runs (this one does: another thread may be writing)."""
+    if pid <= 0:  # kill(0) would signal this process group
         return False
+    if pid == os.getpid():
+        return True
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, OverflowError):
@@ -163,7 +170,10 @@ def _make_directories(directory: Path) -> list[Path]:
         missing.append(candidate)
     made = []
     for candidate in reversed(missing):
-        candidate.mkdir()
+        try:
+            candidate.mkdir()
+        except FileExistsError:  # another writer made it meanwhile: it is not ours
+            continue
         made.append(candidate)
     return made
 

@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from digitwise.errors import UserError
+from digitwise.errors import UserError, printable
 from digitwise.io.outputs import write_bytes
 from digitwise.models.audit import audit, check_fits_data
 from digitwise.models.estimators import TRUSTED_TYPES
@@ -95,5 +95,11 @@ def load_model(path: str | Path, *, n_features: int, n_classes: int) -> Any:
         model = skops.io.load(io.BytesIO(data), trusted=list(untrusted))
     except Exception:  # an entry that is damaged, or not what its schema says
         raise UserError(f"{path}: not a readable skops model file") from None
-    audit(model, path, n_features=n_features, n_classes=n_classes)
+    try:
+        audit(model, path, n_features=n_features, n_classes=n_classes)
+    except UserError:
+        raise
+    except Exception as error:  # a crafted file: an array where a number belongs, say
+        shown = printable(f"{type(error).__name__}: {error}")[:200]
+        raise UserError(f"{path}: not a model this project trains ({shown})") from None
     return model
