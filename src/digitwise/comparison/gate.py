@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from digitwise.errors import UserError
+from digitwise.errors import UserError, printable
 from digitwise.metrics.significance import format_p_value
 from digitwise.params import GateParams
 
@@ -80,8 +80,8 @@ def judge(accuracy: float, comparison: Comparison | None, settings: GateParams) 
     if comparison is None:
         summary += "; no baseline comparison"
     else:
-        summary += (
-            f"; change vs {comparison.baseline} {comparison.change:+.4f}, "
+        summary += (  # the baseline as given to compare: escaped, to stay one line
+            f"; change vs {printable(comparison.baseline)} {comparison.change:+.4f}, "
             f"McNemar p = {format_p_value(comparison.p_value)}"
         )
         if comparison.drop > settings.max_accuracy_drop:  # passed only as not significant

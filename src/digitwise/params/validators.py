@@ -9,6 +9,7 @@ the value as written, before it becomes a float, so no value is too large to ref
 """
 
 import math
+import os
 import reprlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -169,6 +170,12 @@ def path_value(key: str, value: Any) -> str:
     """A non-empty path, as text (DVC reads the same value as a stage dependency)."""
     if not isinstance(value, str) or not value.strip() or "\0" in value:
         raise ParamsError(f"{key} must be a path (a non-empty string); got {_describe(value)}")
+    try:
+        os.fsencode(value)
+    except UnicodeEncodeError:  # half a surrogate pair, from an escape such as "\ud800"
+        raise ParamsError(
+            f"{key} must be a path of whole characters; got {_describe(value)}"
+        ) from None
     return value
 
 

@@ -62,8 +62,9 @@ def read_columns(path: Path, classes: tuple[str, ...]) -> tuple[Columns, "RowNam
         if with_proba:
             proba = np.empty((n_rows, len(classes)))
             # a few columns per read: one call per column costs ~1 ms, a second at
-            # 1,000 classes; at 10^7 rows, one column is the budget already
-            group = max(1, _BYTES_PER_READ // (8 * n_rows))
+            # 1,000 classes; at 10^7 rows, one column is the budget already (a file of no
+            # rows, refused once read, is read in one go)
+            group = max(1, _BYTES_PER_READ // (8 * max(n_rows, 1)))
             for start in range(0, len(classes), group):
                 names = [PROBA_PREFIX + c for c in classes[start : start + group]]
                 values = file.read(columns=names)

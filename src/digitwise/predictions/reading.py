@@ -55,6 +55,9 @@ def shard_paths(source: str | Path) -> list[Path]:
                 f"{path}: directory holds no predictions shards "
                 f"({', '.join('*' + s for s in SHARD_SUFFIXES)})"
             )
+        special = next((shard for shard in shards if not shard.is_file()), None)
+        if special is not None:  # a FIFO would block, a directory cannot be read
+            raise PredictionsError(f"{special}: not a regular file")
         return shards
     if path.exists() or not _GLOB_CHARACTERS & set(str(source)):
         if not path.exists():

@@ -4,6 +4,7 @@ or raises a one-line UserError naming all three ("... must be an integer >= 0; g
 (float)")."""
 
 import math
+import re
 import unicodedata
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -45,7 +46,12 @@ def field(
 def is_number(value: Any) -> bool:
     # bool is an int to Python but never a score; NaN and infinity are not in JSON files
     # written by this project (they become null), so a literal NaN is an error too.
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond the floats (a 400-digit one)
+        return False
 
 
 def finite(value: Any, source: str, where: str) -> float:
@@ -83,9 +89,14 @@ def integer(value: Any, source: str, where: str) -> int:
     return value
 
 
+# half of a surrogate pair: a JSON escape (\ud800) may hold one; no page can encode it
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def non_empty(value: Any, source: str, where: str) -> str:
-    if not (isinstance(value, str) and value):
-        bad(source, where, "a non-empty string", value)
+    """A name the page shows (a class, a baseline): text, not empty."""
+    if not (isinstance(value, str) and value and not _SURROGATE.search(value)):
+        bad(source, where, "a non-empty string of characters", value)
     return value
 
 

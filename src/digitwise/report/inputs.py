@@ -171,6 +171,7 @@ def parse_metrics(payload: Any, source: str) -> Metrics:
         raise UserError(f"{source}: per_class must name at least one class; got {{}}")
     per_class = {}
     for name in sorted(classes, key=natural_key):
+        non_empty(name, source, "each name in per_class")
         where = f"per_class.{name}"
         scores = as_object(classes[name], source, where)
         per_class[name] = ClassScores(
@@ -278,10 +279,11 @@ def _mcnemar(payload: Any, source: str, where: str) -> McNemar:
 
 def _recalls(payload: Any, source: str, where: str) -> dict[str, Change]:
     payload = as_object(payload, source, where)
-    return {
-        name: _class_change(payload[name], source, f"{where}.{name}")
-        for name in sorted(payload, key=natural_key)
-    }
+    recalls = {}
+    for name in sorted(payload, key=natural_key):
+        non_empty(name, source, f"each name in {where}")
+        recalls[name] = _class_change(payload[name], source, f"{where}.{name}")
+    return recalls
 
 
 def _changed_cells(payload: Any, source: str, where: str) -> list[ChangedCell]:
