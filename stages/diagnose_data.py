@@ -42,8 +42,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     written = [args.separability, args.model_vs_data, args.separability_plot]
     written += [args.separability_maps_plot, args.model_vs_data_plot]
-    outputs.check_destinations(*written)
-    outputs.check_not_inputs(written, (args.params, args.data, args.pairwise, args.top_confusions))
+    read = (args.params, args.data, args.pairwise, args.top_confusions)
+    outputs.check_destinations(*written, inputs=read)
 
     settings = params.separability_params(params.load(args.params))
     train, test = load_data(args.data)

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from digitwise import params
 from digitwise.cli import run
 from digitwise.cli.evaluate import OUTPUTS, run_evaluate
-from digitwise.io.outputs import check_not_inputs
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -29,9 +28,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--pairwise-plot", required=True, help="PNG of pairwise accuracy")
     args = parser.parse_args(argv)
     destinations = {name: getattr(args, name) for name in OUTPUTS}
-    check_not_inputs(destinations.values(), [args.params])
     settings = params.evaluate_params(params.load(args.params))
-    for line in run_evaluate(args.predictions, args.classes, settings, destinations):
+    for line in run_evaluate(args.predictions, args.classes, settings, destinations, args.params):
         print(line)
 
 

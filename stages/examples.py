@@ -29,9 +29,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--examples", required=True, help="JSON of the samples shown, to write")
     parser.add_argument("--examples-plot", required=True, help="PNG of the examples, to write")
     args = parser.parse_args(argv)
-    outputs.check_destinations(args.examples, args.examples_plot)
-    outputs.check_not_inputs(
-        (args.examples, args.examples_plot), (args.params, args.data, args.predictions)
+    outputs.check_destinations(
+        args.examples, args.examples_plot, inputs=(args.params, args.data, args.predictions)
     )
 
     settings = params.examples_params(params.load(args.params))

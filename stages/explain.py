@@ -34,8 +34,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--examples-plot", required=True, help="PNG of the examples")
     args = parser.parse_args(argv)
     written = (args.attribution, args.class_means_plot, args.examples_plot)
-    outputs.check_destinations(*written)
-    outputs.check_not_inputs(written, (args.params, args.data, args.predictions, args.model))
+    read = (args.params, args.data, args.predictions, args.model)
+    outputs.check_destinations(*written, inputs=read)
 
     settings = params.attribution_params(params.load(args.params))
     train = datasets.load_split(args.data, "train")

@@ -22,8 +22,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--model", required=True, help="the skops model file")
     parser.add_argument("--out", required=True, help="the predictions CSV to write")
     args = parser.parse_args(argv)
-    outputs.check_destinations(args.out)
-    outputs.check_not_inputs([args.out], [args.data, args.model])
+    outputs.check_destinations(args.out, inputs=(args.data, args.model))
 
     split = datasets.load_split(args.data, "test")
     model = model_io.load_model(

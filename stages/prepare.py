@@ -15,8 +15,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--params", required=True, help="params.yaml")
     parser.add_argument("--out", required=True, help="directory for the prepared splits")
     args = parser.parse_args(argv)
-    outputs.check_destinations(*datasets.prepared_files(args.out))
-    outputs.check_not_inputs([args.out], [args.params])
+    outputs.check_destinations(*datasets.prepared_files(args.out), inputs=[args.params])
 
     raw = params.load(args.params)
     data = params.data_params(raw)

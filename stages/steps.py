@@ -37,8 +37,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--confusion-plot", required=True, help="PNG of the snapshot matrices")
     args = parser.parse_args(argv)
     written = (args.accuracy, args.loss, args.confusion_plot)
-    outputs.check_destinations(*written)
-    outputs.check_not_inputs(written, (args.params, args.data))
+    outputs.check_destinations(*written, inputs=(args.params, args.data))
 
     raw = params.load(args.params)
     settings = params.train_params(raw, models.SCHEMAS)

@@ -19,8 +19,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", required=True, help="directory of prepared splits")
     parser.add_argument("--model", required=True, help="where to write the skops model")
     args = parser.parse_args(argv)
-    outputs.check_destinations(args.model)
-    outputs.check_not_inputs([args.model], [args.params, args.data])
+    outputs.check_destinations(args.model, inputs=(args.params, args.data))
 
     settings = params.train_params(params.load(args.params), models.SCHEMAS)
     split = datasets.load_split(args.data, "train")

@@ -40,14 +40,14 @@ def run_compare(
     classes_path: str,
     settings: params.EvaluateParams,
     destinations: Mapping[str, str | Path],
+    params_path: str | None = None,
 ) -> list[str]:
-    """Compare, draw and write every output in ``OUTPUTS``; the summary lines."""
-    paths = [destinations[name] for name in OUTPUTS]
-    outputs.check_destinations(*paths)
-    inputs = [classes_path, predictions_path, *shard_paths(predictions_path)]
+    """Compare, draw and write every output in ``OUTPUTS``; the summary lines.
+    ``params_path``: the file ``settings`` were read from."""
+    inputs = [params_path, classes_path, predictions_path, *shard_paths(predictions_path)]
     if Path(baseline_ref).exists():
         inputs += [baseline_ref, *shard_paths(baseline_ref)]
-    outputs.check_not_inputs(paths, inputs)
+    outputs.check_destinations(*(destinations[name] for name in OUTPUTS), inputs=inputs)
     classes = datasets.load_classes(classes_path)
     new = read_predictions(predictions_path, classes)
     baseline = load_baseline(baseline_ref, predictions_path, classes)
@@ -97,6 +97,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def command(args: argparse.Namespace) -> None:
     settings = settings_of(args.params, params.evaluate_params, params.EVALUATE_DEFAULTS)
     destinations = {name: Path(args.out) / file for name, file in OUTPUTS.items()}
-    outputs.check_not_inputs(destinations.values(), [args.params])
-    for line in run_compare(args.predictions, args.baseline, args.classes, settings, destinations):
+    compared = run_compare(
+        args.predictions, args.baseline, args.classes, settings, destinations, args.params
+    )
+    for line in compared:
         print(line)

@@ -34,14 +34,13 @@ def run_evaluate(
     classes_path: str,
     settings: params.EvaluateParams,
     destinations: Mapping[str, str | Path],
+    params_path: str | None = None,
 ) -> list[str]:
     """Evaluate, draw and write every output in ``OUTPUTS`` to ``destinations``; the
-    summary lines. Bad input fails before anything is written."""
-    paths = [destinations[name] for name in OUTPUTS]
-    outputs.check_destinations(*paths)
-    outputs.check_not_inputs(
-        paths, [classes_path, predictions_path, *shard_paths(predictions_path)]
-    )
+    summary lines. Bad input fails before anything is written. ``params_path``: the
+    file ``settings`` were read from, which no output may overwrite."""
+    inputs = [params_path, classes_path, predictions_path, *shard_paths(predictions_path)]
+    outputs.check_destinations(*(destinations[name] for name in OUTPUTS), inputs=inputs)
     classes = datasets.load_classes(classes_path)
     # a worker process pays off from a few seconds of work: about 10^5 rows, 10 MB
     large = sum(path.stat().st_size for path in shard_paths(predictions_path)) > PARALLEL_BYTES
@@ -93,6 +92,6 @@ def command(args: argparse.Namespace) -> None:
     settings = settings_of(args.params, params.evaluate_params, params.EVALUATE_DEFAULTS)
     out = Path(args.out)
     destinations = {name: out / relative for name, relative in OUTPUTS.items()}
-    outputs.check_not_inputs(destinations.values(), [args.params])
-    for line in run_evaluate(args.predictions, args.classes, settings, destinations):
+    evaluated = run_evaluate(args.predictions, args.classes, settings, destinations, args.params)
+    for line in evaluated:
         print(line)

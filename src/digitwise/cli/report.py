@@ -42,10 +42,9 @@ def run_report(
         raise UserError("--comparison and --comparison-plot must be given together")
     if comparison_path is not None and confusion_path is None:
         raise UserError("--comparison needs --confusion: the predictions the metrics are of")
-    outputs.check_destinations(out)
     inputs = (metrics_path, top_confusions_path, intervals_path, comparison_path)
     inputs += (comparison_plot, classes_path, confusion_path, figures_dir)  # every PNG read
-    outputs.check_not_inputs([out], inputs)
+    outputs.check_destinations(out, inputs=inputs)
 
     metrics = parse_metrics(jsonfile.read_json(metrics_path), str(metrics_path))
     if classes_path is not None:

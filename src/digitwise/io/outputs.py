@@ -14,7 +14,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,11 @@ FIGURE_DPI = 100
 TIGHT_PAD_INCHES = 0.15  # the margin around what is drawn
 
 
-def check_destinations(*paths: str | Path) -> None:
+def check_destinations(*paths: str | Path, inputs: Iterable[str | Path | None] = ()) -> None:
     """Refuse output paths that cannot all be written, before any work is done.
 
-    Catches the same path given twice, a path that is a directory, and a path
-    below an existing file.
+    Catches the same path given twice, a path that is a directory, a path below an
+    existing file, and (``check_not_inputs``) a path that is one of ``inputs``.
     """
     seen: set[Path] = set()
     for given in paths:
@@ -44,6 +44,7 @@ def check_destinations(*paths: str | Path) -> None:
         blocking = next((parent for parent in path.parents if parent.is_file()), None)
         if blocking is not None:
             raise UserError(f"{path}: cannot be created, {blocking} is a file")
+    check_not_inputs(paths, inputs)
 
 
 def check_not_inputs(destinations, inputs) -> None:
