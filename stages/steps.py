@@ -1,18 +1,20 @@
-"""Stage steps: accuracy, log loss and the confusion matrix across training steps (epochs).
+"""Stage steps: accuracy, log loss and the held-out confusion matrix across steps.
 
-For a model trained in epochs (the MLP) it trains the model of the ``train`` section
-again, one epoch per step for ``max_iter`` steps (``digitwise/models/steps.py`` says how
-this run relates to the train stage's fit), and writes two DVC step plots and one
-figure:
+What a step is depends on the model (``steps.py`` and ``learning_curve.py`` in
+``digitwise/models/`` say how each relates to the train stage's fit):
 
-- the accuracy and the log loss on the training split and on the validation split
-  after every step (``step,train,validation``, one CSV per metric);
-- the validation confusion matrices at the ``steps.snapshots`` steps, normalized by
-  true class, as small multiples: the static version of a step slider.
+- the MLP trains in epochs: the model of the ``train`` section is trained again, one
+  epoch per step for ``max_iter`` steps, and the confusion matrix is kept at the
+  ``steps.snapshots`` epochs;
+- every other model gets a learning curve: it is refitted on nested, stratified,
+  seeded fractions of the training split (``steps.fractions`` of at most
+  ``steps.max_samples``), one step per fraction, each with its confusion matrix.
 
-Validation is the held-out split of the prepared data (``test_*.npy``), used for
-monitoring only. A model without steps still gets every output, saying so: CSVs
-with just the header and a figure with one line of text."""
+It writes two DVC step plots (``step,step_kind,train_samples,train,validation``: the
+accuracy and the log loss on the fitted samples and on the validation split after
+every step) and one figure of the confusion matrices, normalized by true class, as
+small multiples: the static version of a step slider. Validation is the held-out split
+of the prepared data (``test_*.npy``), used for monitoring only."""
 
 import argparse
 import sys
@@ -21,10 +23,11 @@ from collections.abc import Sequence
 from digitwise import params
 from digitwise.cli import run
 from digitwise.data import datasets
-from digitwise.figures.steps import no_steps_figure, snapshots_figure
+from digitwise.figures.steps import snapshots_figure
 from digitwise.io import outputs
 from digitwise.io.outputs import png_bytes, write_all
 from digitwise.models import estimators as models
+from digitwise.models import learning_curve
 from digitwise.models import steps as training_steps
 
 
@@ -50,34 +53,40 @@ def main(argv: Sequence[str] | None = None) -> None:
     # they save anyway (3-4x slower with two threads on a busy 2-core machine).
     # the train stage's subset, so that this is the model it fits
     rows = datasets.seeded_subset(len(train.labels), settings.max_samples, settings.seed)
-    scored = datasets.seeded_subset(len(rows), steps_settings.train_eval_samples, settings.seed)
+    fitted_on = (datasets.features(train.images[rows], train.pixel_max), train.labels[rows])
+    held_out = (datasets.features(validation.images, validation.pixel_max), validation.labels)
+    model, hyperparameters, seed = settings.model, dict(settings.hyperparameters), settings.seed
     with models.one_blas_thread():
-        history = training_steps.track(
-            settings.model,
-            dict(settings.hyperparameters),
-            settings.seed,
-            (datasets.features(train.images[rows], train.pixel_max), train.labels[rows]),
-            (datasets.features(validation.images, validation.pixel_max), validation.labels),
-            n_classes=len(train.classes),
-            snapshots=steps_settings.snapshots,
-            scored=scored,
-        )
-    scoring = (
-        f"train curves score all {len(rows)} training samples"
-        if len(scored) == len(rows)
-        else f"train curves score {len(scored)} of the {len(rows)} training samples "
-        f"(seeded subset, steps.train_eval_samples)"
-    )
-    figure = (
-        snapshots_figure(history, train.classes, settings.model, scoring)
-        if history.n_steps
-        else no_steps_figure(settings.model)
-    )
-    image = png_bytes(figure)
+        if training_steps.trains_in_steps(model):
+            scored = datasets.seeded_subset(len(rows), steps_settings.train_eval_samples, seed)
+            history = training_steps.track(
+                *(model, hyperparameters, seed, fitted_on, held_out),
+                n_classes=len(train.classes),
+                snapshots=steps_settings.snapshots,
+                scored=scored,
+            )
+            note = training_steps.scoring_note(len(scored), len(rows))
+        else:
+            history = learning_curve.track(
+                *(model, hyperparameters, seed, fitted_on, held_out),
+                n_classes=len(train.classes),
+                subsets=learning_curve.nested_subsets(
+                    train.labels[rows],
+                    steps_settings.fractions,
+                    max_samples=steps_settings.max_samples,
+                    seed=seed,
+                ),
+                fractions=steps_settings.fractions,
+                train_eval_samples=steps_settings.train_eval_samples,
+            )
+            note = learning_curve.base_note(
+                len(rows), steps_settings.max_samples, steps_settings.train_eval_samples
+            )
+    image = png_bytes(snapshots_figure(history, train.classes, model, note))
     accuracy = training_steps.curve_csv(
-        history.steps, history.train_accuracy, history.validation_accuracy
+        history, history.train_accuracy, history.validation_accuracy
     )
-    loss = training_steps.curve_csv(history.steps, history.train_loss, history.validation_loss)
+    loss = training_steps.curve_csv(history, history.train_loss, history.validation_loss)
 
     write_all({args.accuracy: accuracy, args.loss: loss, args.confusion_plot: image})
 

@@ -56,12 +56,16 @@ BOUNDS = {
     "attribution.max_evaluations": ("int", 1, 10**9),
     "examples.cells": ("int", 1, 100),
     "examples.per_cell": ("int", 1, 20),
+    "steps.max_samples": ("int", 1, 10**9),
     "steps.train_eval_samples": ("int", 1, 10**9),
     "gate.min_accuracy": ("float", 0, 1),
     "gate.max_accuracy_drop": ("float", 0, 1),
     "gate.alpha": ("open", 0, 1),
 }
-LISTS = {"train.mlp.hidden_layer_sizes", "steps.snapshots"}  # tested on their own below
+# tested on their own below (steps.fractions: test_learning_curve.py)
+LISTS = {"train.mlp.hidden_layer_sizes", "steps.snapshots", "steps.fractions"}
+
+NULLABLE = ("train.max_samples", "train.random_forest.max_depth", "steps.max_samples")
 
 
 def allowed(key: str, value) -> bool:
@@ -89,7 +93,8 @@ def test_every_numeric_param_has_a_bound_in_this_table():
         key
         for key, value in leaves(shipped)
         if (isinstance(value, int | float) and not isinstance(value, bool))
-        or key in ("train.max_samples", "train.random_forest.max_depth", "train.svc.gamma")
+        or key in NULLABLE
+        or key == "train.svc.gamma"
     }
     assert numeric - LISTS == set(BOUNDS)
 
@@ -200,7 +205,7 @@ def test_a_number_is_taken_if_in_its_range_and_else_refused_in_one_line(
 ):
     out = tmp_path_factory.mktemp("run")
     params_file = write(out / "params.yaml", {key: value})
-    nullable = key in ("train.max_samples", "train.random_forest.max_depth")
+    nullable = key in NULLABLE
     if allowed(key, value) or (value is None and nullable):
         # what the stage reads, the value as written (a float for a float param)
         raw = params.load(params_file)

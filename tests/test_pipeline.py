@@ -213,8 +213,15 @@ def test_dvc_repro_end_to_end(repo, reproduced_project):
 
 
 def test_an_mlp_draws_its_training_steps_and_is_explained_by_occlusion(repo):
-    # the logistic regression of the first run does not train in steps: header only
-    assert (repo / "reports/steps/accuracy.csv").read_text() == "step,train,validation\n"
+    # the logistic regression of the first run has a learning curve, one step per
+    # steps.fractions, whose last step (all of the split) is the model evaluate scored
+    header, *rows = (repo / "reports/steps/accuracy.csv").read_text().splitlines()
+    assert header == "step,step_kind,train_samples,train,validation"
+    assert [row.split(",")[:2] for row in rows] == [
+        [str(k), "training_fraction"] for k in (1, 2, 3, 4)
+    ]
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    assert float(rows[-1].split(",")[4]) == metrics["accuracy"]
     assert json.loads((repo / "reports/attribution.json").read_text())["method"] == "linear_shap"
 
     params = yaml.safe_load((repo / "params.yaml").read_text())
@@ -225,8 +232,10 @@ def test_an_mlp_draws_its_training_steps_and_is_explained_by_occlusion(repo):
     assert "Running stage 'steps'" in log
     for name in ("accuracy", "loss"):
         lines = (repo / f"reports/steps/{name}.csv").read_text().splitlines()
-        assert lines[0] == "step,train,validation"
-        assert [int(line.split(",")[0]) for line in lines[1:]] == list(range(1, 21))
+        assert lines[0] == "step,step_kind,train_samples,train,validation"
+        assert [line.split(",")[:2] for line in lines[1:]] == [
+            [str(k), "epoch"] for k in range(1, 21)
+        ]
     assert json.loads((repo / "reports/attribution.json").read_text())["method"] == "occlusion"
 
 

@@ -1,8 +1,11 @@
-"""Training in steps: per-step scores against scikit-learn on an independent refit, the
-snapshot matrices, the CSV files, the skip path for models without steps, the figure."""
+"""Training in epochs: per-epoch scores against scikit-learn on an independent refit, the
+snapshot matrices, the CSV files; the small multiples of both kinds of step. (The
+learning curve of the other models: test_learning_curve.py.)"""
 
 import csv
+import dataclasses
 import math
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -152,16 +155,20 @@ def test_the_number_of_steps_is_max_iter_and_zero_without_steps():
         training_steps.build_stepwise("knn", {}, 0)
 
 
-def test_curve_csv_has_a_step_column_and_round_trips_every_float():
+def test_curve_csv_says_what_each_step_is_and_round_trips_every_float(history):
     values = np.array([0.1, 1 / 3, 2.0]), np.array([math.pi, 0.0, 1e-300])
-    text = training_steps.curve_csv(np.arange(1, 4), *values)
-    assert text.splitlines()[0] == "step,train,validation"
+    three = dataclasses.replace(
+        history, steps=np.arange(1, 4), train_samples=np.array([5, 10, 20]), kind="x"
+    )
+    text = training_steps.curve_csv(three, *values)
+    assert text.splitlines()[0] == "step,step_kind,train_samples,train,validation"
     rows = list(csv.reader(text.splitlines()[1:]))
-    assert [row[0] for row in rows] == ["1", "2", "3"]
-    for column, expected in zip((1, 2), values, strict=True):
+    assert [row[:3] for row in rows] == [["1", "x", "5"], ["2", "x", "10"], ["3", "x", "20"]]
+    for column, expected in zip((3, 4), values, strict=True):
         assert [float(row[column]) for row in rows] == expected.tolist()
-    assert training_steps.curve_csv(np.arange(0), np.zeros(0), np.zeros(0)) == (
-        "step,train,validation\n"
+    empty = dataclasses.replace(history, steps=np.arange(0), train_samples=np.arange(0))
+    assert training_steps.curve_csv(empty, np.zeros(0), np.zeros(0)) == (
+        "step,step_kind,train_samples,train,validation\n"
     )
 
 
@@ -199,49 +206,35 @@ def test_the_stage_writes_one_row_per_epoch_the_same_bytes_every_time(
         ("loss", history.train_loss, history.validation_loss),
     ):
         header, rows = read_rows(first[name])
-        assert header == ["step", "train", "validation"]
+        assert header == ["step", "step_kind", "train_samples", "train", "validation"]
         assert len(rows) == MLP["max_iter"]
         assert [int(row[0]) for row in rows] == list(range(1, MLP["max_iter"] + 1))
-        assert [float(row[1]) for row in rows] == train.tolist()
-        assert [float(row[2]) for row in rows] == validation.tolist()
+        n_train = len(np.load(prepared / "train_ids.npy"))
+        assert {(row[1], int(row[2])) for row in rows} == {("epoch", n_train)}
+        assert [float(row[3]) for row in rows] == train.tolist()
+        assert [float(row[4]) for row in rows] == validation.tolist()
     for name in first:
         assert first[name].read_bytes() == second[name].read_bytes(), name
     assert first["confusion-plot"].read_bytes().startswith(b"\x89PNG")
 
 
-@pytest.mark.parametrize("model", NON_STEP_MODELS)
-def test_a_model_without_steps_writes_header_only_files_and_says_so(
-    model, prepared, write_params, splits, tmp_path
-):
-    train, validation = splits
-    empty = training_steps.track(
-        model, {}, 0, train, validation, n_classes=N_CLASSES, snapshots=(1, 5)
-    )
-    assert empty.n_steps == 0 and empty.snapshots == ()
-    assert empty.confusions.shape == (0, N_CLASSES, N_CLASSES)
-
-    paths = run_stage(write_params({"train.model": model}), prepared, tmp_path)
-    assert paths["accuracy"].read_text() == "step,train,validation\n"
-    assert paths["loss"].read_text() == "step,train,validation\n"
-    assert paths["confusion-plot"].read_bytes().startswith(b"\x89PNG")
-    figure = step_figures.no_steps_figure(model)
-    assert [text.get_text() for text in figure.texts] == [f"{model} does not train in steps"]
-    assert figure.axes == []
-
-
 def panels(figure) -> list:
-    """The heatmap axes of a figure (seaborn's colorbars have no x label)."""
+    """The matrix axes of a figure (the shared colourbar has no x label)."""
     return [ax for ax in figure.axes if ax.get_xlabel() == "Prediction"]
 
 
-def test_one_panel_per_snapshot_titled_with_its_step_and_accuracy(history):
+def colorbars(figure) -> list:
+    return [ax for ax in figure.axes if ax.get_ylabel() == "share of the true class"]
+
+
+def test_one_panel_per_snapshot_titled_with_its_epoch_and_accuracy(history):
     classes = [str(k) for k in range(N_CLASSES)]
     figure = step_figures.snapshots_figure(history, classes, "mlp")
     shown = panels(figure)
     assert len(shown) == len(history.snapshots)
     last = history.n_steps  # the final step says so: a later requested step lands there
     assert [ax.get_title() for ax in shown] == [
-        f"step {step}{' (last)' if step == last else ''}: accuracy {accuracy:.3f}"
+        f"epoch {step}{' (last)' if step == last else ''}: accuracy {accuracy:.3f}"
         for step, accuracy in zip(history.snapshots, history.snapshot_accuracy(), strict=True)
     ]
     # each panel shows its own matrix: the largest cell as "share of its row\ncount"
@@ -249,24 +242,64 @@ def test_one_panel_per_snapshot_titled_with_its_step_and_accuracy(history):
         row, column = np.unravel_index(counts.argmax(), counts.shape)
         share = counts[row, column] / counts[row].sum()
         assert f"{share:.2f}\n{counts[row, column]}" in [text.get_text() for text in ax.texts]
+        # a zero cell is blank, as in the evaluate stage's heatmap
+        assert len(ax.texts) == np.count_nonzero(counts)
 
 
-def test_at_most_four_panels_per_row(history):
-    many = training_steps.StepHistory(
-        steps=history.steps,
-        train_accuracy=history.train_accuracy,
-        validation_accuracy=history.validation_accuracy,
-        train_loss=history.train_loss,
-        validation_loss=history.validation_loss,
-        snapshots=(1, 2, 3, 4, 5, 6),
-        confusions=np.repeat(history.confusions[:1], 6, axis=0),
+def with_snapshots(history, count: int, n_classes: int = N_CLASSES):
+    confusions = np.zeros((count, n_classes, n_classes), dtype=np.int64)
+    confusions[:, np.arange(n_classes), np.arange(n_classes)] = 9
+    confusions[:, 0, -1] = 1
+    return dataclasses.replace(history, snapshots=tuple(range(1, count + 1)), confusions=confusions)
+
+
+def figure_pixels(figure) -> tuple[int, int]:
+    """(width, height) of the saved PNG, from its header."""
+    from digitwise.io.outputs import png_bytes
+
+    return struct.unpack(">II", png_bytes(figure)[16:24])
+
+
+def test_small_multiples_share_one_colourbar_two_panels_a_row_within_the_reports_width(history):
+    figure = step_figures.snapshots_figure(
+        with_snapshots(history, 5), [str(k) for k in range(N_CLASSES)], "mlp"
     )
-    figure = step_figures.snapshots_figure(many, [str(k) for k in range(N_CLASSES)], "mlp")
-    rows: dict[float, int] = {}
-    for ax in panels(figure):
-        top = round(ax.get_position().y1, 6)
-        rows[top] = rows.get(top, 0) + 1
-    assert sorted(rows.values(), reverse=True) == [4, 2]
+    shown = panels(figure)
+    assert len(shown) == 5 and len(colorbars(figure)) == 1
+    assert len(figure.axes) == 6  # the panels and one colourbar, nothing else
+    rows: dict[float, list] = {}
+    for ax in shown:
+        rows.setdefault(round(ax.get_position().y1, 6), []).append(ax)
+    assert [len(row) for row in rows.values()] == [2, 2, 1]
+    # class names once per row, on its first panel; the others share them
+    for row in rows.values():
+        first, *others = sorted(row, key=lambda ax: ax.get_position().x0)
+        assert [t.get_text() for t in first.get_yticklabels()] == [str(k) for k in range(10)]
+        assert all(not ax.yaxis.get_tick_params()["labelleft"] for ax in others)
+    width, _ = figure_pixels(figure)
+    assert width <= 1_050  # the report's column: shown at full size
+    # readable at that width: 10 cells of 0.39 in (39 px) at least, numbers of 7 pt
+    inches = figure.get_size_inches()
+    for ax in shown:
+        box = ax.get_position()
+        assert box.width * inches[0] / N_CLASSES >= 0.39
+        assert box.height * inches[1] / N_CLASSES >= 0.39
+        assert min(text.get_fontsize() for text in ax.texts) >= 7
+
+
+@pytest.mark.parametrize(("n_classes", "annotated"), [(13, True), (20, False), (300, False)])
+def test_many_classes_are_colour_only_and_the_figure_stays_bounded(history, n_classes, annotated):
+    classes = [f"class {k}" for k in range(n_classes)]
+    figure = step_figures.snapshots_figure(with_snapshots(history, 2, n_classes), classes, "x")
+    shown = panels(figure)
+    assert len(colorbars(figure)) == 1
+    assert all(bool(ax.texts) == annotated for ax in shown)
+    width, height = figure_pixels(figure)
+    assert width <= 1_600 and height <= 3_500
+    cell = shown[0].get_position().width * figure.get_size_inches()[0] / n_classes
+    assert cell * 100 >= 1  # a pixel per cell at least, at the saved 100 dpi
+    if n_classes == 300:
+        assert len({round(ax.get_position().x0, 6) for ax in shown}) == 1  # one per row
 
 
 def test_train_curves_can_score_a_subset_and_say_so(

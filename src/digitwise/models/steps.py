@@ -7,11 +7,13 @@ evaluate stage reports on. It is used here for monitoring only, never to fit, st
 or select anything; choosing ``max_iter`` by reading these curves would tune on the
 held-out split.
 
-Only models that scikit-learn trains in epochs have steps (``STEP_MODELS``). The
+Only models that scikit-learn trains in epochs have epochs (``STEP_MODELS``). The
 others (an RBF SVC, a forest, boosting, nearest neighbours, and logistic regression,
 which the train stage fits with lbfgs: iterations of a quasi-Newton solver, not
-epochs) get a history with no steps. An SGD stand-in for logistic regression would
-chart a different model from the one the train stage fits, so there is none.
+epochs) take their steps on a learning curve instead: the same model refitted on
+growing shares of the training split (``models.learning_curve``). An SGD stand-in
+for logistic regression would chart a different model from the one the train stage
+fits, so there is none.
 
 How the step-wise MLP relates to ``MLPClassifier.fit`` (what a train stage that does
 not go through ``fit_stepwise`` runs): same architecture, hyperparameters, seed and
@@ -34,17 +36,20 @@ from digitwise.metrics import classification as metrics
 from digitwise.models import estimators as models
 
 STEP_MODELS = ("mlp",)
-COLUMNS = ("step", "train", "validation")
+# What a step is: an epoch of the MLP, or a fit on a share of the training split
+# (``models.learning_curve``) for every other model.
+EPOCH, FRACTION = "epoch", "training_fraction"
+COLUMNS = ("step", "step_kind", "train_samples", "train", "validation")
 
 
 @dataclass(frozen=True)
 class StepHistory:
-    """Scores after each step; every per-step array has shape (n_steps,).
-
-    A model that does not train in steps has n_steps == 0: empty arrays, no snapshots.
-    """
+    """Scores after each step; every per-step array has shape (n_steps,)."""
 
     steps: np.ndarray  # (n_steps,) int64: 1..n_steps
+    kind: str  # EPOCH | FRACTION
+    train_samples: np.ndarray  # (n_steps,) int64: the training samples fitted on
+    fractions: tuple[float, ...]  # FRACTION: each step's share of the split; EPOCH: ()
     train_accuracy: np.ndarray  # (n_steps,) float64
     validation_accuracy: np.ndarray
     train_loss: np.ndarray  # (n_steps,) float64: log loss
@@ -184,6 +189,9 @@ def track(
     table = np.array(rows, dtype=np.float64).reshape(total, 4)
     return StepHistory(
         steps=np.arange(1, total + 1, dtype=np.int64),
+        kind=EPOCH,
+        train_samples=np.full(total, len(train_y), dtype=np.int64),
+        fractions=(),
         train_accuracy=table[:, 0],
         validation_accuracy=table[:, 1],
         train_loss=table[:, 2],
@@ -218,12 +226,25 @@ def _diverged(model: str, step: int, problem: str) -> UserError:
     )
 
 
-def curve_csv(steps: np.ndarray, train: np.ndarray, validation: np.ndarray) -> str:
-    """A DVC step plot: ``step,train,validation``, one row per step, floats as repr
-    (the shortest text that reads back to the same float). No steps: the header only."""
+def scoring_note(scored: int, fitted: int) -> str:
+    """What the train curves score, for the figure."""
+    if scored == fitted:
+        return f"train curves score all {fitted} training samples"
+    return (
+        f"train curves score {scored} of the {fitted} training samples "
+        "(seeded subset, steps.train_eval_samples)"
+    )
+
+
+def curve_csv(history: StepHistory, train: np.ndarray, validation: np.ndarray) -> str:
+    """A DVC step plot: ``step,step_kind,train_samples,train,validation``, one row per
+    step of ``history``, floats as repr (the shortest text that reads back to the same
+    float). train, validation: (n_steps,) of one metric. No steps: the header only."""
     lines = [",".join(COLUMNS)]
     lines += [
-        f"{int(step)},{float(a)!r},{float(b)!r}"
-        for step, a, b in zip(steps, train, validation, strict=True)
+        f"{int(step)},{history.kind},{int(samples)},{float(a)!r},{float(b)!r}"
+        for step, samples, a, b in zip(
+            history.steps, history.train_samples, train, validation, strict=True
+        )
     ]
     return "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@ from digitwise.params.validators import (
     choice,
     class_names,
     closed_interval,
+    increasing_fractions,
     integer,
     integer_list,
     key_text,
@@ -50,6 +51,8 @@ MAX_DEPTH = 100
 # Figures of one row per item are unreadable long before this, and slow to draw.
 MAX_FIGURE_ROWS = 100
 MAX_STEPS = 100_000  # the MLP's max_iter bound: snapshot steps beyond it cannot occur
+# A learning curve fits the model once per fraction and draws a matrix for each.
+MAX_FRACTIONS = 10
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,9 @@ class ExamplesParams:
 
 @dataclass(frozen=True)
 class StepsParams:
-    snapshots: tuple[int, ...]  # training steps at which the confusion matrix is drawn
+    snapshots: tuple[int, ...]  # epochs at which the confusion matrix is drawn (the MLP)
+    fractions: tuple[float, ...]  # learning curve (other models): increasing, in (0, 1]
+    max_samples: int | None  # learning curve: the fractions' base, a stratified subset
     train_eval_samples: int  # training samples scored after each step (a seeded subset)
 
 
@@ -255,6 +260,8 @@ def steps_params(raw: Mapping[str, Any]) -> StepsParams:
     schema = {
         # one confusion matrix drawn per snapshot
         "snapshots": integer_list(items=20, minimum=1, maximum=MAX_STEPS),
+        "fractions": increasing_fractions(items=MAX_FRACTIONS),
+        "max_samples": optional(integer(minimum=1, maximum=MAX_COUNT)),
         "train_eval_samples": integer(minimum=1, maximum=MAX_COUNT),
     }
     return StepsParams(**_section(raw, "steps", schema))

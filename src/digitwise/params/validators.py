@@ -8,6 +8,7 @@ one beyond the floats (a 400-digit integer) cannot be used at all. Ranges are ch
 the value as written, before it becomes a float, so no value is too large to refuse.
 """
 
+import itertools
 import math
 import os
 import reprlib
@@ -227,5 +228,25 @@ def integer_list(*, items: int, minimum: int, maximum: int, total: int | None = 
         if not ok:
             raise ParamsError(f"{key} must be {rule}; got {_describe(value)}")
         return tuple(value)
+
+    return validate
+
+
+def increasing_fractions(*, items: int) -> Validator:
+    """A list of 1 to ``items`` shares, strictly increasing, each in (0, 1]."""
+    rule = f"a list of 1 to {items} strictly increasing numbers, each greater than 0 and at most 1"
+
+    def validate(key: str, value: Any) -> tuple[float, ...]:
+        if not isinstance(value, list) or not 1 <= len(value) <= items:
+            raise ParamsError(f"{key} must be {rule}; got {_describe(value)}")
+        shares = []
+        for position, item in enumerate(value):
+            share = _number(item, lambda v: 0 < v <= 1)
+            if share is None:
+                raise ParamsError(f"{key} must be {rule}; item {position} is {_describe(item)}")
+            shares.append(share)
+        if any(later <= earlier for earlier, later in itertools.pairwise(shares)):
+            raise ParamsError(f"{key} must be {rule}; got {_describe(value)}")
+        return tuple(shares)
 
     return validate
