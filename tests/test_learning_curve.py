@@ -263,8 +263,8 @@ def test_steps_max_samples_caps_the_base_and_the_figure_says_so(
     assert [int(row[2]) for row in rows] == [50, 100]
     n_train = len(np.load(prepared / "train_ids.npy"))
     assert (
-        f"a seeded stratified subset of 100 of the {n_train} training samples (steps.max_samples)"
-        in " ".join(titles[0].split("\n"))
+        f"seeded fractions of a stratified subset of 100 of the {n_train} training samples "
+        "(steps.max_samples)" in " ".join(titles[0].split("\n"))
     )
 
 

@@ -144,8 +144,7 @@ def base_note(n_train: int, max_samples: int | None, train_eval_samples: int) ->
     of = (
         f"all {n_train} training samples"
         if base == n_train
-        else f"a seeded stratified subset of {base} of the {n_train} training samples "
-        "(steps.max_samples)"
+        else f"a stratified subset of {base} of the {n_train} training samples (steps.max_samples)"
     )
     scored = f"; train curves score at most {train_eval_samples} of each fit's samples"
     return f"nested, stratified, seeded fractions of {of}" + (

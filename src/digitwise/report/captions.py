@@ -58,9 +58,10 @@ FIGURES: dict[str, tuple[str, str]] = {
     ),
     "steps_confusion": (
         "Confusion during training",
-        "Held-out confusion matrices after more and more training steps, left to right, show "
-        "which confusions are learned away early and which persist; a model that does not "
-        "train in steps shows a note instead.",
+        "Held-out confusion matrices after more and more training, left to right and top to "
+        "bottom (epochs of a network, or refits of any other model on a growing share of the "
+        "training split), show which confusions more training or more data removes and "
+        "which persist.",
     ),
 }
 
