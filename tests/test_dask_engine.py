@@ -16,7 +16,11 @@ from test_command import CLASSES, digitwise, inputs, predictions  # noqa: F401  
 
 from digitwise.engines import dask as dask_engine
 from digitwise.engines.shards import combine, summarize_shard
+from digitwise.io.outputs import json_text
+from digitwise.metrics.evaluation import evaluate as evaluate_in_memory
+from digitwise.metrics.evaluation import evaluate_state, summary_lines
 from digitwise.metrics.state import score_bins
+from digitwise.params import EVALUATE_DEFAULTS
 from digitwise.predictions.reading import read_predictions, shard_paths
 from digitwise.predictions.schema import Predictions, PredictionsError, content_digest
 
@@ -32,16 +36,19 @@ BINNED["pairwise.json"] = {
 
 @pytest.fixture(scope="module")
 def scheduler():
+    """The address of the cluster ``--engine dask`` starts without ``--scheduler``
+    (two worker processes on 127.0.0.1), started once by the engine's own code for the
+    whole module; closed afterwards, it leaves no process behind."""
+    import multiprocessing
+
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=":0",
-        scheduler_kwargs={"dashboard": False},
-    ) as cluster:
-        yield cluster.scheduler_address
+    before = set(multiprocessing.active_children())
+    with dask_engine._client(distributed, None) as client:
+        info = client.scheduler_info()
+        assert len(info["workers"]) == 2
+        assert all(address.startswith("tcp://127.0.0.1:") for address in info["workers"])
+        yield client.scheduler.address
+    assert set(multiprocessing.active_children()) <= before
 
 
 def write_shards(p: Predictions, directory: Path, rows: list[np.ndarray], names=None) -> Path:
@@ -128,6 +135,27 @@ def test_resharded_and_reordered_rows_give_the_same_state(tmp_path, scheduler):
         other.top_k_hits,
         other.not_argmax,
     )
+
+
+@pytest.mark.parametrize("with_proba", [True, False])
+def test_the_combined_summaries_give_the_in_memory_payloads(tmp_path, with_proba):
+    """What the workers run, here in one process: the same JSON as the in-memory path,
+    label-only predictions included (which have no AUC, so nothing binned)."""
+    p = predictions(2000, seed=7, proba=with_proba)
+    source = write_shards(p, tmp_path / "shards", np.array_split(np.arange(2000), 5))
+    bins = score_bins(len(CLASSES))
+    summaries = [summarize_shard(s, CLASSES, top_k=2, bins=bins) for s in shard_paths(source)]
+    state, digest = combine(str(source), CLASSES, summaries)
+    sharded = evaluate_state(state, EVALUATE_DEFAULTS, classes=CLASSES, digest=digest)
+    in_memory = evaluate_in_memory(read_predictions(source, CLASSES), EVALUATE_DEFAULTS)
+    for name, payload in in_memory.payloads.items():
+        ours, theirs = json_text(sharded.payloads[name]), json_text(payload)
+        if with_proba and name + ".json" in BINNED:
+            ours = json.dumps(without_binned_auc(name + ".json", ours))
+            theirs = json.dumps(without_binned_auc(name + ".json", theirs))
+        assert ours == theirs, name
+    assert summary_lines(sharded)[0] == summary_lines(in_memory)[0]
+    assert ("binned" in summary_lines(sharded)[1]) is with_proba
 
 
 def bad_shards(directory: Path) -> list[tuple[str, Path]]:
@@ -229,18 +257,6 @@ def test_no_scheduler_at_the_address_is_one_line(inputs, capsys, monkeypatch):  
         directory / "p.csv", classes, directory / "out", capsys, "--scheduler", "x"
     )
     assert code == 2 and "it needs --engine dask" in err
-
-
-def test_without_an_address_a_local_cluster_runs_and_is_closed(inputs, capsys):  # noqa: F811
-    import multiprocessing
-
-    directory, classes = inputs
-    before = set(multiprocessing.active_children())  # the other tests' cluster's
-    p = predictions(500, seed=6)
-    shards = write_shards(p, directory / "shards", np.array_split(np.arange(500), 3))
-    code, out, _ = evaluate(shards, classes, directory / "out", capsys, "--engine", "dask")
-    assert code == 0 and "(binned: exact within" in out
-    assert set(multiprocessing.active_children()) <= before
 
 
 def test_without_the_dask_extra_the_engine_is_a_one_line_error(inputs):  # noqa: F811

