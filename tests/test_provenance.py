@@ -15,18 +15,35 @@ from test_command import CLASSES, digitwise, inputs, predictions  # noqa: F401  
 
 from digitwise.predictions.schema import Predictions, content_digest, to_csv
 
+MASK = 2**64 - 1
+
+
+def brute_row_hash(words: list[int], seed: int) -> int:
+    """One lane of a row's hash, from ``predictions.digest``'s definition in Python ints:
+    each 64-bit word xor-ed in, then MurmurHash3's 64-bit finaliser."""
+    h = seed
+    for word in words:
+        h ^= word & MASK
+        for multiplier in (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53):
+            h ^= h >> 33
+            h = (h * multiplier) & MASK
+        h ^= h >> 33
+    return h
+
 
 def brute_digest(p: Predictions) -> str:
-    """The documented definition, row by row: the header, then each column in id order."""
+    """The documented definition, row by row: the header, then each row's two lanes in
+    id order, little-endian."""
     order = sorted(range(len(p.sample)), key=lambda row: int(p.sample[row]))
     header = {"classes": list(p.classes), "rows": len(order), "probabilities": p.proba is not None}
     digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode() + b"\n")
-    for column in (p.sample, p.actual, p.predicted):
-        for row in order:
-            digest.update(int(column[row]).to_bytes(8, "little", signed=True))
-    if p.proba is not None:
-        for row in order:
-            digest.update(struct.pack(f"<{len(p.classes)}d", *map(float, p.proba[row])))
+    for row in order:
+        words = [int(p.sample[row]), int(p.actual[row]), int(p.predicted[row])]
+        if p.proba is not None:
+            floats = struct.pack(f"<{len(p.classes)}d", *map(float, p.proba[row]))
+            words += list(struct.unpack(f"<{len(p.classes)}Q", floats))
+        for seed in (0x9E3779B97F4A7C15, 0xD1B54A32D192ED03):
+            digest.update(brute_row_hash(words, seed).to_bytes(8, "little"))
     return digest.hexdigest()
 
 

@@ -14,19 +14,17 @@ from digitwise.cli import add_params_option
 from digitwise.cli import settings as settings_of
 from digitwise.cli.names import EVALUATE_OUTPUTS
 from digitwise.data import datasets
+from digitwise.engines.dask import evaluate as on_dask
+from digitwise.errors import UserError
 from digitwise.figures.background import Drawer
 from digitwise.io import outputs
-from digitwise.metrics import classification as metrics
-from digitwise.metrics.evaluation import (
-    argmax_warning,
-    evaluate,
-    pairwise_matrix,
-    summary_lines,
-)
+from digitwise.metrics.evaluation import argmax_warning, evaluate, preview_of, summary_lines
 from digitwise.predictions.reading import read_predictions, shard_paths
 
 OUTPUTS = EVALUATE_OUTPUTS  # output name -> path under --out
 PARALLEL_BYTES = 10 * 2**20  # predictions from which the heatmaps are drawn meanwhile
+ENGINE = "memory: every row read here (default); dask: shards summarised on a Dask cluster"
+SCHEDULER = "with --engine dask: its scheduler (tcp://host:8786); default: a local cluster"
 
 
 def run_evaluate(
@@ -35,36 +33,39 @@ def run_evaluate(
     settings: params.EvaluateParams,
     destinations: Mapping[str, str | Path],
     params_path: str | None = None,
+    *,
+    scheduler: str | None = None,
+    engine: str = "memory",
 ) -> list[str]:
     """Evaluate, draw and write every output in ``OUTPUTS`` to ``destinations``; the
     summary lines. Bad input fails before anything is written. ``params_path``: the
-    file ``settings`` were read from, which no output may overwrite."""
-    inputs = [params_path, classes_path, predictions_path, *shard_paths(predictions_path)]
+    file ``settings`` were read from, which no output may overwrite. ``engine="dask"``:
+    on the scheduler at ``scheduler``, a local cluster when None (``engines.dask``)."""
+    shards = shard_paths(predictions_path)
+    inputs = [params_path, classes_path, predictions_path, *shards]
     outputs.check_destinations(*(destinations[name] for name in OUTPUTS), inputs=inputs)
     classes = datasets.load_classes(classes_path)
     # a worker process pays off from a few seconds of work: about 10^5 rows, 10 MB
-    large = sum(path.stat().st_size for path in shard_paths(predictions_path)) > PARALLEL_BYTES
-    with Drawer(large) as drawer:  # its worker imports matplotlib while the rest is read
-        predictions = read_predictions(predictions_path, classes)
-        counts = metrics.confusion_matrix(
-            predictions.actual, predictions.predicted, n_classes=len(classes)
-        )
-        drawing = {  # drawn while the rest is computed
-            "confusion_plot": drawer.submit("confusion_counts_heatmap", counts, classes),
+    large = sum(path.stat().st_size for path in shards) > PARALLEL_BYTES
+    with Drawer(large and engine == "memory") as drawer:  # imports matplotlib meanwhile
+        if engine == "dask":  # everything at once, from the shards' merged state
+            evaluation = on_dask(shards, predictions_path, classes, settings, scheduler)
+            drawn = evaluation
+        else:  # the matrices first: drawn while the rest is computed
+            predictions = read_predictions(predictions_path, classes)
+            drawn = preview_of(predictions)
+        kind = f"pairwise{'_label' if drawn.label_only else ''}_accuracy_heatmap"
+        drawing = {
+            "confusion_plot": drawer.submit("confusion_counts_heatmap", drawn.counts, classes),
             "confusion_normalized_plot": drawer.submit(
-                "confusion_normalized_heatmap", counts, classes
+                "confusion_normalized_heatmap", drawn.counts, classes
             ),
         }
-        pairwise = pairwise_matrix(predictions, counts)
-        kind = (
-            "pairwise_label_accuracy_heatmap"
-            if predictions.proba is None
-            else "pairwise_accuracy_heatmap"
-        )
         # before the pairwise AUC: drawing the last heatmap after every metric would
         # leave the worker idle meanwhile, and make this process wait for it at the end
-        drawing["pairwise_plot"] = drawer.submit(kind, pairwise, classes)
-        evaluation = evaluate(predictions, settings, counts=counts, pairwise=pairwise)
+        drawing["pairwise_plot"] = drawer.submit(kind, drawn.pairwise, classes)
+        if engine != "dask":
+            evaluation = evaluate(predictions, settings, preview=drawn)
         warning = argmax_warning(evaluation)
         if warning:
             print(warning, file=sys.stderr)
@@ -85,6 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", required=True, help=f"directory to write {', '.join(OUTPUTS.values())} in"
     )
+    parser.add_argument("--engine", choices=("memory", "dask"), default="memory", help=ENGINE)
+    parser.add_argument("--scheduler", metavar="ADDRESS", help=SCHEDULER)
     add_params_option(parser, "evaluate", params.EVALUATE_DEFAULTS)
 
 
@@ -92,6 +95,8 @@ def command(args: argparse.Namespace) -> None:
     settings = settings_of(args.params, params.evaluate_params, params.EVALUATE_DEFAULTS)
     out = Path(args.out)
     destinations = {name: out / relative for name, relative in OUTPUTS.items()}
-    evaluated = run_evaluate(args.predictions, args.classes, settings, destinations, args.params)
-    for line in evaluated:
-        print(line)
+    if args.scheduler is not None and args.engine != "dask":
+        raise UserError("--scheduler is the address of a Dask scheduler: it needs --engine dask")
+    on = {"engine": args.engine, "scheduler": args.scheduler}
+    lines = run_evaluate(args.predictions, args.classes, settings, destinations, args.params, **on)
+    print("\n".join(lines))

@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from digitwise.metrics.exact import exact_mean, exact_sums
+
 NORMALIZATIONS = ("true", "pred", "all")
 
 
@@ -100,10 +102,18 @@ def cohen_kappa(counts: np.ndarray) -> float:
 
 def log_loss(y_true: np.ndarray, y_proba: np.ndarray) -> float:
     """Mean negative log probability of the true class, clipped to [eps, 1-eps] like
-    scikit-learn. y_proba: (n_samples, n_classes)."""
+    scikit-learn. y_proba: (n_samples, n_classes).
+
+    The exact mean, rounded once (``metrics.exact``): the same in any row order and
+    from any shards (``log_loss_sum``)."""
+    return exact_mean(log_loss_sum(y_true, y_proba), len(y_true))
+
+
+def log_loss_sum(y_true: np.ndarray, y_proba: np.ndarray) -> int:
+    """The exact sum of the clipped -log p(true class), in ``metrics.exact``'s units."""
     eps = np.finfo(y_proba.dtype).eps
     true_proba = np.take_along_axis(y_proba, y_true[:, None].astype(np.intp), axis=1)
-    return float(-np.log(np.clip(true_proba, eps, 1 - eps)).mean())
+    return exact_sums(-np.log(np.clip(true_proba, eps, 1 - eps)))[0]
 
 
 _ROWS_PER_CHUNK = 2**18  # rows of (rows, n_classes) temporaries: 20 MiB of booleans at 10 classes
@@ -116,6 +126,11 @@ def top_k_accuracy(y_true: np.ndarray, y_proba: np.ndarray, *, k: int) -> float:
     probabilities the higher class index ranks first. In chunks of rows, so the
     temporaries stay small at 10^7 samples.
     """
+    return top_k_hits(y_true, y_proba, k=k) / len(y_true)
+
+
+def top_k_hits(y_true: np.ndarray, y_proba: np.ndarray, *, k: int) -> int:
+    """The number of samples ``top_k_accuracy`` counts."""
     classes = np.arange(y_proba.shape[1])
     hits = 0
     for start in range(0, len(y_true), _ROWS_PER_CHUNK):
@@ -124,7 +139,7 @@ def top_k_accuracy(y_true: np.ndarray, y_proba: np.ndarray, *, k: int) -> float:
         true_proba = np.take_along_axis(proba, true, axis=1)
         ahead = (proba > true_proba) | ((proba == true_proba) & (classes > true))
         hits += int((ahead.sum(axis=1) < k).sum())
-    return hits / len(y_true)
+    return hits
 
 
 def predicted_not_argmax(y_pred: np.ndarray, y_proba: np.ndarray) -> float:
@@ -133,6 +148,11 @@ def predicted_not_argmax(y_pred: np.ndarray, y_proba: np.ndarray) -> float:
     Zero for a model's own argmax; more for decisions taken with thresholds or costs.
     A predicted class tied for the highest probability counts as the argmax.
     """
+    return not_argmax_count(y_pred, y_proba) / len(y_pred)
+
+
+def not_argmax_count(y_pred: np.ndarray, y_proba: np.ndarray) -> int:
+    """The number of samples ``predicted_not_argmax`` counts."""
     rows = np.arange(len(y_pred))
     below = 0
     for start in range(0, len(y_pred), _ROWS_PER_CHUNK):
@@ -140,7 +160,7 @@ def predicted_not_argmax(y_pred: np.ndarray, y_proba: np.ndarray) -> float:
         proba = y_proba[chunk]
         chosen = proba[rows[: len(proba)], y_pred[chunk]]
         below += int((chosen < proba.max(axis=1)).sum())
-    return below / len(y_pred)
+    return below
 
 
 class _ClassRows:
@@ -172,17 +192,28 @@ def pairwise_accuracy(y_true: np.ndarray, y_pred: np.ndarray, y_proba: np.ndarra
     Entry (a, a) is the recall of class a under ``y_pred``. NaN where no sample
     has either class.
     """
+    counts = confusion_matrix(y_true, y_pred, n_classes=y_proba.shape[1])
+    return pairwise_accuracy_of_wins(pairwise_wins(y_true, y_proba), counts)
+
+
+def pairwise_wins(y_true: np.ndarray, y_proba: np.ndarray) -> np.ndarray:
+    """(n_classes, n_classes) int64, [a, b]: the class-a rows with p_a > p_b. Counts add
+    up over shards."""
     n_classes = y_proba.shape[1]
-    wins = np.zeros((n_classes, n_classes), dtype=np.int64)  # [a, b]: class-a rows with p_a > p_b
+    wins = np.zeros((n_classes, n_classes), dtype=np.int64)
     by_class = _ClassRows(y_true, n_classes)
-    support = np.array([by_class.size(c) for c in range(n_classes)], dtype=np.int64)
     for a in range(n_classes):
         rows = y_proba[by_class.rows(a)]  # in file order within the class: reads forwards
         wins[a] = (rows[:, a : a + 1] > rows).sum(axis=0)
+    return wins
+
+
+def pairwise_accuracy_of_wins(wins: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``pairwise_accuracy`` from ``pairwise_wins`` and the confusion matrix ``counts``."""
+    support = counts.sum(axis=1)
     pair_support = support[:, None] + support[None, :]
     with np.errstate(invalid="ignore", divide="ignore"):
         accuracy = (wins + wins.T) / pair_support
-        counts = confusion_matrix(y_true, y_pred, n_classes=n_classes)
         np.fill_diagonal(accuracy, np.diag(counts) / support)
     return accuracy
 

@@ -12,12 +12,15 @@ import numpy as np
 from digitwise import params
 from digitwise.metrics import classification as metrics
 from digitwise.metrics.reports import (
+    TOP_K,
+    binned_auc_report,
     confusion_report,
     headline_metrics,
     intervals_report,
     pairwise_report,
     top_confusions_report,
 )
+from digitwise.metrics.state import EvaluationState, Scores, finish, state_of
 from digitwise.predictions.schema import Predictions, content_digest
 
 SUMMARY_CONFUSIONS = 3  # confusions named in the summary line
@@ -32,49 +35,104 @@ class Evaluation:
     payloads: dict[str, Any]  # output name -> JSON payload
 
 
-def pairwise_matrix(predictions: Predictions, counts: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class Preview:
+    """What is drawn, before the rest is computed (the exact per-pair AUC)."""
+
+    scores: Scores
+    counts: np.ndarray
+    pairwise: np.ndarray
+    label_only: bool
+
+
+def preview_of(predictions: Predictions) -> Preview:
+    """The scores of the mergeable state (``metrics.state``) of all the rows as one
+    shard, so this path and a sharded one agree to the bit, and the matrices drawn."""
+    state = state_of(
+        predictions.actual,
+        predictions.predicted,
+        predictions.proba,
+        n_classes=len(predictions.classes),
+        top_k=TOP_K,
+    )
+    scores = finish(state)
+    return Preview(scores, scores.counts, pairwise_matrix(scores), predictions.proba is None)
+
+
+def pairwise_matrix(scores: Scores) -> np.ndarray:
     """The pairwise accuracy drawn and reported: from the probabilities, or from the
-    confusion matrix ``counts`` in a label-only set."""
-    if predictions.proba is None:
-        return metrics.pairwise_label_accuracy(counts)
-    return metrics.pairwise_accuracy(predictions.actual, predictions.predicted, predictions.proba)
+    confusion matrix in a label-only set."""
+    if scores.pairwise_accuracy is None:
+        return metrics.pairwise_label_accuracy(scores.counts)
+    return scores.pairwise_accuracy
 
 
 def evaluate(
     predictions: Predictions,
     settings: params.EvaluateParams,
     *,
-    counts: np.ndarray | None = None,
-    pairwise: np.ndarray | None = None,
+    preview: Preview | None = None,
 ) -> Evaluation:
-    """``counts`` (the confusion matrix) and ``pairwise`` (``pairwise_matrix``), when
-    the caller has them: a caller drawing them meanwhile computes them first."""
-    classes = predictions.classes
-    if counts is None:
-        counts = metrics.confusion_matrix(
-            predictions.actual, predictions.predicted, n_classes=len(classes)
-        )
-    if pairwise is None:
-        pairwise = pairwise_matrix(predictions, counts)
-    if predictions.proba is None:
-        accuracy = auc = None
-    else:
-        accuracy = pairwise
+    """``preview`` (``preview_of(predictions)``), when the caller has it: a caller drawing
+    meanwhile computes it first. The per-pair AUC is exact, from the scores themselves."""
+    scores = (preview or preview_of(predictions)).scores
+    auc = None
+    if predictions.proba is not None:
         auc = metrics.pairwise_auc(predictions.actual, predictions.proba)
+    return evaluate_scores(
+        scores, settings, classes=predictions.classes, digest=content_digest(predictions), auc=auc
+    )
+
+
+def evaluate_state(
+    state: EvaluationState,
+    settings: params.EvaluateParams,
+    *,
+    classes: tuple[str, ...],
+    digest: str,
+) -> Evaluation:
+    """The evaluation of a merged state (a sharded evaluation): its AUC binned."""
+    scores = finish(state)
+    return evaluate_scores(
+        scores,
+        settings,
+        classes=classes,
+        digest=digest,
+        auc=scores.auc,
+        auc_error_bound=scores.auc_error_bound,
+    )
+
+
+def evaluate_scores(
+    scores: Scores,
+    settings: params.EvaluateParams,
+    *,
+    classes: tuple[str, ...],
+    digest: str,
+    auc: np.ndarray | None,
+    auc_error_bound: np.ndarray | None = None,
+) -> Evaluation:
+    """The payloads from finished scores, the content digest and the per-pair AUC; with
+    ``auc_error_bound``, the AUC is binned (a sharded evaluation) and says so."""
+    counts = scores.counts
+    pairwise = pairwise_matrix(scores)
+    accuracy = None if auc is None else pairwise
     payloads = {
-        "metrics": headline_metrics(predictions, counts, auc),
+        "metrics": headline_metrics(scores, classes, auc),
         "intervals": intervals_report(counts, settings),
         # which predictions these are: a comparison made from others is refused
-        "confusion": confusion_report(counts, classes)
-        | {"predictions_sha256": content_digest(predictions)},
+        "confusion": confusion_report(counts, classes) | {"predictions_sha256": digest},
         "top_confusions": top_confusions_report(counts, classes, limit=settings.top_confusions),
         "pairwise": pairwise_report(pairwise if auc is None else None, accuracy, auc, classes),
     }
+    if auc_error_bound is not None:
+        payloads["metrics"]["auc_ovo_m_error_bound"] = metrics.m_measure(auc_error_bound)
+        payloads["pairwise"] |= binned_auc_report(auc_error_bound)
     return Evaluation(
         classes=classes,
         counts=counts,
         pairwise=pairwise,
-        label_only=predictions.proba is None,
+        label_only=scores.pairwise_accuracy is None,
         payloads=payloads,
     )
 
@@ -90,9 +148,11 @@ def summary_lines(evaluation: Evaluation) -> list[str]:
         f"macro F1 {headline['f1_macro']:.4f}"
     ]
     if "log_loss" in headline:
+        binned = headline.get("auc_ovo_m_error_bound")
         lines.append(
             f"log loss {headline['log_loss']:.4f}, top-2 accuracy "
             f"{headline['top_2_accuracy']:.4f}, one-vs-one AUC {headline['auc_ovo_m']:.4f}"
+            + ("" if binned is None else f" (binned: exact within {binned:.2g})")
         )
     else:
         lines.append(evaluation.payloads["pairwise"]["note"])

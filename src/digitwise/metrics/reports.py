@@ -9,17 +9,21 @@ import numpy as np
 from digitwise import params
 from digitwise.metrics import classification as metrics
 from digitwise.metrics import intervals as bootstrap
-from digitwise.predictions.schema import Predictions
+from digitwise.metrics.state import Scores
 
 TOP_K = 2
 LABEL_ONLY_NOTE = (
     "no proba_ columns: log loss, top-2 accuracy, AUC and probability-based pairwise "
     "accuracy need probabilities and are not computed"
 )
+BINNED_AUC_NOTE = (
+    "pairwise_auc is binned (a sharded evaluation keeps score histograms, not scores): "
+    "each entry is within pairwise_auc_error_bound of the exact value"
+)
 
 
 def headline_metrics(
-    predictions: Predictions, counts: np.ndarray, auc: np.ndarray | None
+    scores: Scores, classes: Sequence[str], auc: np.ndarray | None
 ) -> dict[str, Any]:
     """The small file ``dvc exp show`` displays: scalars, and per-class scores by name.
 
@@ -27,16 +31,13 @@ def headline_metrics(
     not zero or NaN, so no experiment table shows a number that was never measured;
     ``pairwise.json`` carries the note that says why (this file holds numbers only).
     """
+    counts = scores.counts
     result: dict[str, Any] = metrics.summary_scores(counts)
-    if predictions.proba is not None:
-        result["log_loss"] = metrics.log_loss(predictions.actual, predictions.proba)
-        result[f"top_{TOP_K}_accuracy"] = metrics.top_k_accuracy(
-            predictions.actual, predictions.proba, k=TOP_K
-        )
+    if auc is not None:
+        result["log_loss"] = scores.log_loss
+        result[f"top_{TOP_K}_accuracy"] = scores.top_k_accuracy
         result["auc_ovo_m"] = metrics.m_measure(auc)
-        result["predicted_not_argmax"] = metrics.predicted_not_argmax(
-            predictions.predicted, predictions.proba
-        )
+        result["predicted_not_argmax"] = scores.predicted_not_argmax
     result["n_samples"] = int(counts.sum())
     scores = metrics.per_class_scores(counts)
     result["per_class"] = {
@@ -46,7 +47,7 @@ def headline_metrics(
             "f1": float(scores["f1"][i]),
             "support": int(scores["support"][i]),
         }
-        for i, name in enumerate(predictions.classes)
+        for i, name in enumerate(classes)
     }
     return result
 
@@ -107,3 +108,12 @@ def pairwise_report(
     report["pairwise_auc"] = auc
     report["m_measure"] = metrics.m_measure(auc)
     return report
+
+
+def binned_auc_report(error_bound: np.ndarray) -> dict[str, Any]:
+    """What a binned per-pair AUC adds to ``pairwise_report``: its bounds and a note."""
+    return {
+        "pairwise_auc_error_bound": error_bound,
+        "m_measure_error_bound": metrics.m_measure(error_bound),
+        "note": BINNED_AUC_NOTE,
+    }

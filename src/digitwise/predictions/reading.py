@@ -26,14 +26,50 @@ def read_predictions(source: str | Path, classes: tuple[str, ...]) -> Prediction
     """Read and validate predictions (one file, a directory or a glob) against the classes."""
     shards = shard_paths(source)
     parts = [read_file(path, classes) for path in shards]
-    if not any(len(part.sample) for part in parts):  # an empty shard among others is fine
+    sample = parts[0].sample if len(parts) == 1 else np.concatenate([p.sample for p in parts])
+    check_across(
+        source,
+        shards,
+        [len(part.sample) for part in parts],
+        [part.proba is not None for part in parts],
+        sample,
+    )
+    if len(parts) == 1:
+        return parts[0]
+    return Predictions(
+        sample=sample,
+        actual=np.concatenate([part.actual for part in parts]),
+        predicted=np.concatenate([part.predicted for part in parts]),
+        proba=None if parts[0].proba is None else np.concatenate([p.proba for p in parts]),
+        classes=parts[0].classes,
+    )
+
+
+def check_across(
+    source: str | Path,
+    shards: list[Path],
+    sizes: list[int],
+    with_proba: list[bool],
+    sample: np.ndarray,
+) -> None:
+    """What each shard's own validation cannot see: some rows at all, the same columns in
+    every shard, and ids unique across shards. ``sizes``, ``with_proba``: per shard, in
+    order; ``sample``: their ids, concatenated in that order. A sharded evaluation
+    (``digitwise.engines``) runs the same checks on what its shards report."""
+    if not any(sizes):  # an empty shard among others is fine
         empty = _reader(shards[0]).EMPTY
         raise PredictionsError(
             f"{shards[0]}: {empty}" if len(shards) == 1 else f"{source}: no shard has rows"
         )
-    if len(parts) == 1:
-        return parts[0]
-    return _concatenate(parts, shards)
+    if len(shards) == 1:
+        return  # its own validation refuses a repeated id
+    if any(with_proba) and not all(with_proba):
+        odd = shards[with_proba.index(not with_proba[0])]
+        raise PredictionsError(
+            f"{odd}: {'has' if with_proba[0] is False else 'has no'} proba_ columns, unlike "
+            f"{shards[0]}; shards of one predictions set share their columns"
+        )
+    _check_ids_across(sample, sizes, shards)
 
 
 def shard_paths(source: str | Path) -> list[Path]:
@@ -87,33 +123,14 @@ def _reader(path: Path):
     return parquet_format if magic == parquet_format.MAGIC else csv_format
 
 
-def _concatenate(parts: list[Predictions], shards: list[Path]) -> Predictions:
-    with_proba = [part.proba is not None for part in parts]
-    if any(with_proba) and not all(with_proba):
-        odd = shards[with_proba.index(not with_proba[0])]
-        raise PredictionsError(
-            f"{odd}: {'has' if with_proba[0] is False else 'has no'} proba_ columns, unlike "
-            f"{shards[0]}; shards of one predictions set share their columns"
-        )
-    sample = np.concatenate([part.sample for part in parts])
-    _check_ids_across(sample, parts, shards)
-    return Predictions(
-        sample=sample,
-        actual=np.concatenate([part.actual for part in parts]),
-        predicted=np.concatenate([part.predicted for part in parts]),
-        proba=np.concatenate([part.proba for part in parts]) if all(with_proba) else None,
-        classes=parts[0].classes,
-    )
-
-
-def _check_ids_across(sample: np.ndarray, parts: list[Predictions], shards: list[Path]) -> None:
+def _check_ids_across(sample: np.ndarray, sizes: list[int], shards: list[Path]) -> None:
     """Each shard's ids are unique already; an id in two shards is an error."""
     repeat = first_repeat(sample)
     if repeat is None:
         return
     row, first = repeat
     value = int(sample[row])
-    starts = np.cumsum([0] + [len(part.sample) for part in parts])
+    starts = np.cumsum([0, *sizes])
     shard = int(np.searchsorted(starts, row, side="right")) - 1
     earlier = int(np.searchsorted(starts, first, side="right")) - 1
     raise PredictionsError(

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from digitwise.errors import UserError
+from digitwise.predictions.digest import digest_of_rows, row_hashes
 
 PROBA_PREFIX = "proba_"
 PROBA_SUM_TOLERANCE = 1e-3
@@ -42,35 +43,18 @@ class Predictions:
 
 
 def content_digest(predictions: Predictions) -> str:
-    """SHA-256 of the rows read, whatever the format, sharding or row order.
+    """A digest of the rows read, whatever the format, sharding or row order.
 
-    The class list, then, in the order of the sample ids, the ids, the true and predicted
-    class indices (int64) and the probabilities (float64, a row at a time), all
-    little-endian. The same rows in CSV or Parquet, in one file or in shards, in any
-    order, have the same digest; any other change to a value changes it.
+    SHA-256 of the class list and of every row's hash, in the order of the sample ids
+    (``predictions.digest``: shards hash their own rows). The same rows in CSV or
+    Parquet, in one file or in shards, in any order, have the same digest; a change to
+    any value changes it.
     """
-    import hashlib
-    import json
-
-    digest = hashlib.sha256()
-    header = {"classes": list(predictions.classes), "rows": len(predictions.sample)}
-    header["probabilities"] = predictions.proba is not None
-    digest.update(json.dumps(header, sort_keys=True).encode() + b"\n")
-    sample = predictions.sample
-    # files are usually written in id order: then there is nothing to sort
-    order = None if bool(np.all(sample[1:] > sample[:-1])) else np.argsort(sample)
-    columns = [sample, predictions.actual, predictions.predicted]
-    for column in columns:
-        digest.update(np.ascontiguousarray(column if order is None else column[order], "<i8"))
-    if predictions.proba is not None:
-        for start in range(0, len(sample), _DIGEST_ROWS):  # a copy of a block at a time
-            rows = slice(start, start + _DIGEST_ROWS)
-            block = predictions.proba[rows] if order is None else predictions.proba[order[rows]]
-            digest.update(np.ascontiguousarray(block, "<f8"))
-    return digest.hexdigest()
-
-
-_DIGEST_ROWS = 2**16
+    hashes = row_hashes(
+        predictions.sample, predictions.actual, predictions.predicted, predictions.proba
+    )
+    with_proba = predictions.proba is not None
+    return digest_of_rows(predictions.classes, with_proba, predictions.sample, hashes)
 
 
 def to_csv(predictions: Predictions) -> str:

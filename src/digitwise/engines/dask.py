@@ -1,0 +1,94 @@
+"""Evaluation of predictions shards on a Dask cluster (``digitwise evaluate --engine dask``).
+
+Each shard is read, validated and summarised by a worker (``shards.summarize_shard``):
+what comes back is its mergeable state (``metrics.state``; about 4 MB at 10 classes,
+for the AUC's score histograms) and 24 bytes a row (id and row hash), never the rows.
+One more task combines them in shard order (``shards.combine``): the same checks and
+messages as the in-memory reader, the merged state, the content digest.
+
+Workers read the shards at the paths given here, so on a cluster of several machines
+every worker must see them at those paths (a shared file system, absolute paths), and
+have digitwise installed. Dask is the optional ``dask`` extra, imported only here.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from digitwise import params
+from digitwise.errors import UserError, printable
+from digitwise.metrics.evaluation import Evaluation, evaluate_state
+from digitwise.metrics.reports import TOP_K
+from digitwise.metrics.state import EvaluationState, score_bins
+
+INSTALL = "pip install 'digitwise[dask]'"
+LOCAL_WORKERS = 2
+CONNECT_TIMEOUT = "10s"
+
+
+def evaluate(
+    shards: list[Path],
+    source: str,
+    classes: tuple[str, ...],
+    settings: params.EvaluateParams,
+    scheduler: str | None,
+) -> Evaluation:
+    """``metrics.evaluation.evaluate`` of the rows of ``shards``, on Dask."""
+    state, digest = evaluate_shards(shards, source, classes, top_k=TOP_K, scheduler=scheduler)
+    return evaluate_state(state, settings, classes=classes, digest=digest)
+
+
+def evaluate_shards(
+    shards: list[Path], source: str, classes: tuple[str, ...], *, top_k: int, scheduler: str | None
+) -> tuple[EvaluationState, str]:
+    """The merged state and content digest of ``shards`` (``reading.shard_paths`` of
+    ``source``), on the scheduler at ``scheduler``, or on a local cluster when None."""
+    distributed = _distributed()
+    from digitwise.engines.shards import combine, summarize_shard
+
+    bins = score_bins(len(classes))
+    with _client(distributed, scheduler) as client:
+        summaries = client.map(
+            summarize_shard, shards, classes=classes, top_k=top_k, bins=bins, pure=False
+        )
+        combined = client.submit(combine, str(source), classes, summaries, pure=False)
+        return combined.result()  # a shard's UserError is raised here, as it was
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise UserError(f"--engine dask needs Dask's distributed scheduler: {INSTALL}") from None
+    return distributed
+
+
+@contextmanager
+def _client(distributed, scheduler: str | None) -> Iterator:
+    """A client of the scheduler at ``scheduler``; without one, of a local cluster of
+    two worker processes on the loopback interface, closed afterwards."""
+    if scheduler is None:
+        with (
+            distributed.LocalCluster(
+                n_workers=LOCAL_WORKERS,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                # no dashboard; its HTTP server (always started) on a free port: the
+                # default, 8787, may be taken, and then Dask warns on stderr
+                dashboard_address=":0",
+                scheduler_kwargs={"dashboard": False},
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
+            yield client
+        return
+    try:
+        client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError, TypeError) as error:
+        reason = printable(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        raise UserError(
+            f"--scheduler {printable(scheduler)}: no Dask scheduler there ({reason})"
+        ) from None
+    with client:
+        yield client

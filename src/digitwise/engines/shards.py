@@ -1,0 +1,66 @@
+"""An evaluation from shards read apart: each shard's summary (its mergeable state, ids
+and row hashes), and the one combination of all of them.
+
+``summarize_shard`` runs where the shard is read (a Dask worker); ``combine`` runs once,
+over every summary in the order of the shards, and refuses what the in-memory reader
+refuses, with the same one-line message: first the first shard's own error, in the
+order of the shards, then the checks across shards (``reading.check_across``). No
+engine is imported here: these functions are tested as they are.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digitwise.errors import UserError
+from digitwise.metrics.state import EvaluationState, ScoreBins, merge, state_of
+from digitwise.predictions.digest import digest_of_rows, row_hashes
+from digitwise.predictions.reading import check_across, read_file
+
+
+@dataclass(frozen=True)
+class ShardSummary:
+    path: Path
+    error: UserError | None  # why the shard is refused; then nothing else is set
+    with_proba: bool = False
+    sample: np.ndarray | None = None  # (n_rows,) int64 ids
+    hashes: np.ndarray | None = None  # (n_rows, 2) uint64 row hashes (predictions.digest)
+    state: EvaluationState | None = None
+
+
+def summarize_shard(
+    path: Path, classes: tuple[str, ...], *, top_k: int, bins: ScoreBins
+) -> ShardSummary:
+    """Read and validate one shard, as the in-memory reader does, and summarise it."""
+    try:
+        part = read_file(Path(path), classes)
+    except UserError as error:  # returned, not raised: ``combine`` picks the first
+        return ShardSummary(path=path, error=error)
+    state = state_of(
+        part.actual, part.predicted, part.proba, n_classes=len(classes), top_k=top_k, bins=bins
+    )
+    return ShardSummary(
+        path=path,
+        error=None,
+        with_proba=part.proba is not None,
+        sample=part.sample,
+        hashes=row_hashes(part.sample, part.actual, part.predicted, part.proba),
+        state=state,
+    )
+
+
+def combine(
+    source: str, classes: tuple[str, ...], summaries: list[ShardSummary]
+) -> tuple[EvaluationState, str]:
+    """The merged state and the content digest of all the shards' rows."""
+    for summary in summaries:
+        if summary.error is not None:
+            raise summary.error
+    shards = [Path(summary.path) for summary in summaries]
+    sample = np.concatenate([summary.sample for summary in summaries])
+    flags = [summary.with_proba for summary in summaries]
+    check_across(source, shards, [len(s.sample) for s in summaries], flags, sample)
+    hashes = np.concatenate([summary.hashes for summary in summaries])
+    digest = digest_of_rows(classes, flags[0], sample, hashes)
+    return merge([summary.state for summary in summaries]), digest

@@ -1,0 +1,206 @@
+"""The evaluation as a mergeable state: what a shard of predictions contributes, one
+merge, and the scores finished from the merged state.
+
+Everything in a state is an integer: confusion counts; with probabilities, the exact sum
+of the log losses (``metrics.exact``), the top-k hits, the rows whose predicted class is
+not the most probable, the per-pair wins of the probability-based pairwise accuracy and,
+optionally, per-class score histograms for a binned per-pair AUC. Merging adds them, so
+the merged state, and every score finished from it, is the same however the rows are
+sharded and in whatever order the shards come. The in-memory path finishes a state of
+all its rows (one shard), so both paths agree to the bit, except the AUC: the in-memory
+path computes it exactly from the scores themselves (``classification.pairwise_auc``).
+
+The bootstrap intervals need no state of their own: they are drawn from the merged
+confusion counts (``metrics.intervals``). Other sums, such as calibration's per-bin
+confidences, fit the same scheme: integer counts, and ``exact.exact_sums`` per bin.
+"""
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from digitwise.metrics import classification as metrics
+from digitwise.metrics.exact import exact_mean
+
+# (mantissa bits kept, octaves resolved), finest first: the first whose K*K*B histogram
+# cells fit CELL_BUDGET is used (``score_bins``)
+_BIN_LADDER = ((6, 40), (4, 40), (2, 40), (0, 40), (0, 20), (0, 10), (0, 5), (0, 2))
+CELL_BUDGET = 2**23  # histogram cells per state: 64 MiB of int64
+_ROWS_PER_HISTOGRAM = 2**14  # rows binned at a time: 2x faster than 2**17 (in cache)
+
+
+@dataclass(frozen=True)
+class ScoreBins:
+    """Bins of a probability p, monotone in p: for p < 1/2, the exponent and the top
+    ``mantissa_bits`` of p; for p >= 1/2, the same of 1 - p (exact there, by Sterbenz's
+    lemma), mirrored. Relative resolution 2**-mantissa_bits of p near 0 and of 1 - p near
+    1, for ``octaves`` octaves below 1/2; closer to 0 (or 1) is one bin each."""
+
+    mantissa_bits: int
+    octaves: int
+
+    @property
+    def half(self) -> int:  # bins of p < 1/2
+        return self.octaves * 2**self.mantissa_bits + 1
+
+    @property
+    def size(self) -> int:
+        return 2 * self.half + 1
+
+    def of(self, p: np.ndarray) -> np.ndarray:
+        """(n,) int64 bin of each p in [0, 1] (values a rounding error outside are clipped)."""
+        p = np.clip(p, 0.0, 1.0)
+        low = p < 0.5
+        distance = np.where(low, p, 1.0 - p)  # in [0, 1/2]; 1 - p exact for p >= 1/2
+        # the bits of a non-negative float64 grow with its value
+        shift = np.int64(52 - self.mantissa_bits)
+        level = (distance.view(np.int64) >> shift) - ((1022 - self.octaves) << self.mantissa_bits)
+        level = np.maximum(level, -1) + 1  # below 2**-(octaves + 1): 0; 1/2: half
+        return np.where(low, level, 2 * self.half - level)
+
+
+def score_bins(n_classes: int) -> ScoreBins:
+    """The finest bins whose (K, K, B) histograms fit ``CELL_BUDGET``: at 10 classes 5,123
+    bins (64 per octave, 40 octaves), at 100 classes 323, at 1,000 classes 7."""
+    for mantissa_bits, octaves in _BIN_LADDER:
+        bins = ScoreBins(mantissa_bits, octaves)
+        if n_classes * n_classes * bins.size <= CELL_BUDGET:
+            return bins
+    return bins
+
+
+@dataclass(frozen=True)
+class EvaluationState:
+    counts: np.ndarray  # (K, K) int64 confusion counts
+    with_proba: bool
+    top_k: int
+    log_loss_sum: int = 0  # exact sum of -log p(true), in exact.exact_sums' units
+    top_k_hits: int = 0
+    not_argmax: int = 0
+    wins: np.ndarray | None = None  # (K, K) int64, classification.pairwise_wins
+    # (K, K, B) int64 [true class, score column, bin of that column's score], or None
+    histograms: np.ndarray | None = None
+    bins: ScoreBins | None = None
+
+
+def state_of(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    y_proba: np.ndarray | None,
+    *,
+    n_classes: int,
+    top_k: int,
+    bins: ScoreBins | None = None,
+) -> EvaluationState:
+    """The state of one shard's rows; with ``bins``, the score histograms too."""
+    counts = metrics.confusion_matrix(y_true, y_pred, n_classes=n_classes)
+    if y_proba is None:
+        return EvaluationState(counts=counts, with_proba=False, top_k=top_k)
+    empty = len(y_true) == 0
+    return EvaluationState(
+        counts=counts,
+        with_proba=True,
+        top_k=top_k,
+        log_loss_sum=0 if empty else metrics.log_loss_sum(y_true, y_proba),
+        top_k_hits=0 if empty else metrics.top_k_hits(y_true, y_proba, k=top_k),
+        not_argmax=0 if empty else metrics.not_argmax_count(y_pred, y_proba),
+        wins=metrics.pairwise_wins(y_true, y_proba),
+        histograms=None if bins is None else score_histograms(y_true, y_proba, bins),
+        bins=bins,
+    )
+
+
+def score_histograms(y_true: np.ndarray, y_proba: np.ndarray, bins: ScoreBins) -> np.ndarray:
+    """(K, K, B) int64: [t, c, b] the class-t rows whose p_c falls in bin b."""
+    n_classes = y_proba.shape[1]
+    cells = n_classes * n_classes * bins.size
+    total = np.zeros(cells, dtype=np.int64)
+    offsets = (np.arange(n_classes, dtype=np.int64) * bins.size)[None, :]
+    for start in range(0, len(y_true), _ROWS_PER_HISTOGRAM):  # small temporaries
+        proba = y_proba[start : start + _ROWS_PER_HISTOGRAM]
+        true = y_true[start : start + _ROWS_PER_HISTOGRAM].astype(np.int64)
+        key = (true * (n_classes * bins.size))[:, None] + offsets + bins.of(proba)
+        total += np.bincount(key.ravel(), minlength=cells)
+    return total.reshape(n_classes, n_classes, bins.size)
+
+
+def merge(states: list[EvaluationState]) -> EvaluationState:
+    """One state of all the rows; the same in any order of ``states`` (integer sums)."""
+    first = states[0]
+    shapes = {(s.with_proba, s.top_k, s.bins, s.counts.shape) for s in states}
+    if len(shapes) != 1:
+        raise ValueError(f"states of different evaluations cannot be merged: {shapes}")
+    merged = replace(first, counts=sum(s.counts for s in states))
+    if not first.with_proba:
+        return merged
+    return replace(
+        merged,
+        log_loss_sum=sum(s.log_loss_sum for s in states),
+        top_k_hits=sum(s.top_k_hits for s in states),
+        not_argmax=sum(s.not_argmax for s in states),
+        wins=sum(s.wins for s in states),
+        histograms=None if first.histograms is None else sum(s.histograms for s in states),
+    )
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What a state finishes to; the probability-based entries are None without them."""
+
+    counts: np.ndarray
+    log_loss: float | None = None
+    top_k_accuracy: float | None = None
+    predicted_not_argmax: float | None = None
+    pairwise_accuracy: np.ndarray | None = None
+    auc: np.ndarray | None = None  # binned, from the histograms; None without them
+    auc_error_bound: np.ndarray | None = None  # |binned - exact| <= this, per pair
+
+
+def finish(state: EvaluationState) -> Scores:
+    counts = state.counts
+    if not state.with_proba:
+        return Scores(counts=counts)
+    n = int(counts.sum())
+    auc = bound = None
+    if state.histograms is not None:
+        auc, bound = binned_auc(state.histograms)
+    return Scores(
+        counts=counts,
+        log_loss=exact_mean(state.log_loss_sum, n),
+        top_k_accuracy=state.top_k_hits / n,
+        predicted_not_argmax=state.not_argmax / n,
+        pairwise_accuracy=metrics.pairwise_accuracy_of_wins(state.wins, counts),
+        auc=auc,
+        auc_error_bound=bound,
+    )
+
+
+def binned_auc(histograms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hand & Till's A(a, b) from (K, K, B) histograms, and a bound on its error.
+
+    A(a|b), the chance a class-a row gets a higher p_a than a class-b row (ties one
+    half), is counted with every pair of rows whose p_a fall in one bin taken as a tie.
+    The bins are monotone in p, so a pair in different bins is ordered as its scores
+    are; a pair in one bin counts 1/2 where the exact value counts 0, 1/2 or 1. So
+    |binned A(a|b) - exact A(a|b)| <= T(a|b) / 2, T(a|b) the share of (class-a, class-b)
+    pairs in one bin, sum_b n_a(b) n_b(b) / (n_a n_b); for A(a, b), the mean of the two
+    directions, the bound is the mean of the two bounds. Both (K, K), NaN where A is.
+    Integer counts up to about 2*10^9 rows per class pair (int64 products).
+    """
+    n_classes = histograms.shape[0]
+    twice_u = np.zeros((n_classes, n_classes), dtype=np.int64)
+    tied = np.zeros((n_classes, n_classes), dtype=np.int64)
+    for a in range(n_classes):
+        column = histograms[:, a, :]  # (K, B): every class's p_a
+        positives = column[a]
+        below = np.cumsum(column, axis=1) - column  # rows of each class in lower bins
+        tied[a] = column @ positives
+        twice_u[a] = 2 * (below @ positives) + tied[a]
+    sizes = histograms[:, 0, :].sum(axis=1).astype(np.float64)
+    pairs = sizes[:, None] * sizes[None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        one_sided = np.where(pairs > 0, twice_u / (2 * pairs), np.nan)
+        bound = np.where(pairs > 0, tied / (2 * pairs), np.nan)
+    np.fill_diagonal(one_sided, np.nan)
+    np.fill_diagonal(bound, np.nan)
+    return (one_sided + one_sided.T) / 2, (bound + bound.T) / 2

@@ -1,0 +1,146 @@
+"""The mergeable evaluation state (digitwise.metrics.state, .exact) against references:
+exact sums against fractions, the binned per-pair AUC against the exact one within its
+bound and against the exact AUC of the binned scores, and merging against the state
+of all rows at once, in any sharding and order."""
+
+from fractions import Fraction
+
+import numpy as np
+import sklearn.metrics as skm
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_metrics import problems
+
+from digitwise.metrics import classification as metrics
+from digitwise.metrics.exact import SCALE_BITS, exact_mean, exact_sums
+from digitwise.metrics.state import (
+    CELL_BUDGET,
+    ScoreBins,
+    binned_auc,
+    finish,
+    merge,
+    score_bins,
+    score_histograms,
+    state_of,
+)
+
+FLOATS = st.floats(allow_nan=False, allow_infinity=False, allow_subnormal=True)
+FEW = settings(deadline=None, max_examples=60)
+
+
+@FEW
+@given(st.lists(FLOATS, max_size=50), st.integers(1, 4), st.randoms(use_true_random=False))
+def test_exact_sums_are_the_sums_of_fractions_in_any_grouping_and_order(values, n_groups, rnd):
+    groups = [rnd.randrange(n_groups) for _ in values]
+    totals = exact_sums(np.array(values, dtype=np.float64), np.array(groups), n_groups=n_groups)
+    for g in range(n_groups):
+        expected = sum((Fraction(v) for v, h in zip(values, groups, strict=True) if h == g), 0)
+        assert Fraction(totals[g], 2**SCALE_BITS) == expected
+    rnd.shuffle(values)
+    cut = len(values) // 2
+    halves = exact_sums(np.array(values[:cut]))[0] + exact_sums(np.array(values[cut:]))[0]
+    assert halves == sum(totals)
+    if values:
+        exact = sum((Fraction(v) for v in values), Fraction(0)) / len(values)
+        assert exact_mean(sum(totals), len(values)) == float(exact)  # rounded once
+
+
+def test_exact_sums_hold_where_float_sums_lose_digits():
+    values = np.array([1e300, 1.0, -1e300, 2.0**-1074] * 3)
+    total = exact_sums(values)[0]
+    assert Fraction(total, 2**SCALE_BITS) == 3 + 3 * Fraction(2.0**-1074)
+    assert exact_mean(total, values.size) == 0.25
+
+
+@FEW
+@given(st.lists(st.floats(0, 1), min_size=1, max_size=200), st.sampled_from([0, 2, 6]))
+def test_score_bins_are_monotone_and_in_range(values, mantissa_bits):
+    bins = ScoreBins(mantissa_bits, 40)
+    p = np.sort(np.array([*values, 0.0, 0.5, 1.0, np.nextafter(0.5, 0)]))
+    index = bins.of(p)
+    assert np.all(np.diff(index) >= 0)
+    assert index.min() == 0 and index.max() == bins.size - 1  # 0 and 1 at the two ends
+    assert bins.of(np.array([0.5]))[0] == bins.half  # the first bin of p >= 1/2
+
+
+def test_score_bins_resolve_octaves_and_stay_within_the_budget():
+    bins = ScoreBins(6, 40)
+    # 64 bins per octave: 1e-3 and 1.02e-3 apart, 1e-3 and 1.01e-3 together
+    assert len(set(bins.of(np.array([1e-3, 1.02e-3])))) == 2
+    assert len(set(bins.of(np.array([1 - 1e-3, 1 - 1.02e-3])))) == 2
+    assert bins.of(np.array([2.0**-42, 2.0**-60]))[0] == bins.of(np.array([0.0]))[0]
+    for n_classes, size in ((2, 5123), (10, 5123), (100, 323), (1000, 7)):
+        assert score_bins(n_classes).size == size
+        assert n_classes * n_classes * size <= CELL_BUDGET
+
+
+def brute_tied_share(y_true, scores, a, b):
+    """The share of (class-a, class-b) pairs whose p_a fall in one bin."""
+    pos, neg = scores[y_true == a], scores[y_true == b]
+    return float((pos[:, None] == neg[None, :]).mean())
+
+
+@settings(deadline=None, max_examples=80)
+@given(
+    problems(max_classes=6, max_samples=120), st.sampled_from([(0, 2), (0, 5), (2, 40), (6, 40)])
+)
+def test_the_binned_auc_is_the_exact_auc_of_binned_scores_and_within_its_bound(problem, ladder):
+    y_true, _, proba, n_classes = problem
+    bins = ScoreBins(*ladder)
+    auc, bound = binned_auc(score_histograms(y_true, proba, bins))
+    exact = metrics.pairwise_auc(y_true, proba)
+    np.testing.assert_array_equal(np.isnan(auc), np.isnan(exact))
+    defined = ~np.isnan(exact)
+    assert np.all(np.abs(auc - exact)[defined] <= bound[defined] + 1e-12)
+    binned = bins.of(proba).astype(np.float64)  # the reference: scores replaced by bins
+    np.testing.assert_allclose(auc, metrics.pairwise_auc(y_true, binned), rtol=1e-12, atol=1e-12)
+    for a in range(n_classes):
+        for b in range(n_classes):
+            if a != b and defined[a, b]:
+                share = brute_tied_share(y_true, binned[:, a], a, b)
+                share += brute_tied_share(y_true, binned[:, b], b, a)
+                assert np.isclose(bound[a, b], share / 4, rtol=1e-12, atol=0)
+
+
+@FEW
+@given(problems(max_classes=6, max_samples=150), st.booleans(), st.data())
+def test_merged_shards_in_any_order_are_the_state_of_all_rows(problem, with_proba, data):
+    y_true, y_pred, proba, n_classes = problem
+    proba = proba if with_proba else None
+    bins = ScoreBins(2, 40)
+    whole = state_of(y_true, y_pred, proba, n_classes=n_classes, top_k=2, bins=bins)
+    cuts = sorted(data.draw(st.lists(st.integers(0, y_true.size), max_size=4)))
+    order = np.array(data.draw(st.permutations(range(y_true.size))))
+    rows = np.split(order, cuts)
+    parts = [
+        state_of(
+            y_true[r],
+            y_pred[r],
+            None if proba is None else proba[r],
+            n_classes=n_classes,
+            top_k=2,
+            bins=bins,
+        )
+        for r in rows
+    ]
+    merged = merge(data.draw(st.permutations(parts)))
+    for name in ("counts", "wins", "histograms"):
+        np.testing.assert_array_equal(getattr(merged, name), getattr(whole, name))
+    assert (merged.log_loss_sum, merged.top_k_hits, merged.not_argmax) == (
+        whole.log_loss_sum,
+        whole.top_k_hits,
+        whole.not_argmax,
+    )
+    scores = finish(merged)
+    if proba is None:
+        assert scores.log_loss is None and scores.auc is None
+        return
+    # the finished scores are those of the functions on all rows, to the bit
+    assert scores.log_loss == metrics.log_loss(y_true, proba)
+    assert scores.top_k_accuracy == metrics.top_k_accuracy(y_true, proba, k=2)
+    assert scores.predicted_not_argmax == metrics.predicted_not_argmax(y_pred, proba)
+    np.testing.assert_array_equal(
+        scores.pairwise_accuracy, metrics.pairwise_accuracy(y_true, y_pred, proba)
+    )
+    expected = skm.log_loss(y_true, proba, labels=range(n_classes))
+    np.testing.assert_allclose(scores.log_loss, expected, rtol=1e-12)
