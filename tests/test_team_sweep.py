@@ -15,7 +15,7 @@ import pytest
 import yaml
 from conftest import copy_project
 from scipy.stats import binomtest
-from test_pipeline import ROOT, dvc, run
+from test_pipeline import ROOT, dvc, environment, run
 
 from digitwise.cli import run as run_command
 from digitwise.cli.main import main
@@ -252,7 +252,10 @@ def test_the_workflow_runs_these_commands():
         "python -m pip install --no-deps -e .",
     ]
     assert scripts == {
-        "grid": [*install, 'echo "matrix=$(digitwise sweep matrix)" >> "$GITHUB_OUTPUT"'],
+        "grid": [
+            *install,
+            'matrix=$(digitwise sweep matrix)\necho "matrix=$matrix" >> "$GITHUB_OUTPUT"',
+        ],
         "experiment": [
             *install,
             'digitwise sweep run "$EXPERIMENT"',
@@ -274,3 +277,34 @@ def test_the_workflow_runs_these_commands():
         "collect": {"contents": "read"},
     }
     assert workflow["permissions"] == {}
+
+
+@pytest.mark.parametrize("good", [True, False])
+def test_the_grid_step_writes_the_matrix_or_fails(tmp_path, good):
+    """The grid job's script, run as the runner runs it (`bash --noprofile --norc -eo
+    pipefail`): the matrix in GITHUB_OUTPUT, or a failed step for a refused sweep.yaml."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "sweep.yml").read_text())
+    script = workflow["jobs"]["grid"]["steps"][-1]["run"]
+    shutil.copy2(ROOT / "params.yaml", tmp_path / "params.yaml")
+    text = (ROOT / "sweep.yaml").read_text()
+    (tmp_path / "sweep.yaml").write_text(text if good else text.replace("train.model", "train.x"))
+    (tmp_path / "step.sh").write_text(script)
+    output = tmp_path / "output"
+    output.write_text("")
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "step.sh"],
+        cwd=tmp_path,
+        env=environment() | {"GITHUB_OUTPUT": str(output)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if good:
+        assert result.returncode == 0, result.stderr
+        key, value = output.read_text().rstrip("\n").split("=", 1)
+        names = list(yaml.safe_load(text)["experiments"])
+        assert (key, json.loads(value)) == ("matrix", {"experiment": names})
+    else:
+        assert result.returncode == 2
+        assert result.stderr.startswith("error: sweep.yaml: experiments.logistic_regression: ")
+        assert output.read_text() == ""
