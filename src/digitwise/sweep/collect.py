@@ -9,8 +9,10 @@ and the files read here are committed outputs (``cache: false`` in dvc.yaml), so
 cache or remote is needed."""
 
 import json
+import shlex
 import subprocess
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +24,9 @@ from digitwise.errors import UserError
 from digitwise.metrics.significance import format_p_value
 from digitwise.sweep.grid import flatten, yaml_value
 
-# the pipeline's committed outputs (dvc.yaml), as paths inside the repository
-PARAMS = "params.yaml"
-METRICS = "reports/metrics.json"
-INTERVALS = "reports/intervals.json"
-CONFUSION = "reports/confusion.json"  # its "classes": the class list, in order
-PREDICTIONS = "data/predictions.csv"
+# what is read, as the evaluate stage's options in dvc.yaml name it (committed outputs);
+# confusion.json's "classes" is the class list, in order
+READ = ("params", "predictions", "metrics", "intervals", "confusion")
 HEADLINE = (
     ("accuracy", "accuracy"),
     ("balanced_accuracy", "balanced accuracy"),
@@ -73,19 +72,35 @@ def experiments_of(root: Path, baseline: Revision) -> list[Revision]:
     )
 
 
+def pipeline_paths(root: Path, baseline: Revision) -> dict[str, str]:
+    """The files in ``READ``, from the evaluate stage's command in the baseline's dvc.yaml."""
+    try:
+        pipeline = YAML(typ="safe").load(_show(root, baseline, "dvc.yaml"))
+        command = shlex.split(pipeline["stages"]["evaluate"]["cmd"])
+        options = dict(pairwise(command))
+        return {name: options[f"--{name}"] for name in READ}
+    except (YAMLError, KeyError, TypeError, ValueError):
+        raise UserError(
+            f"{baseline.name} ({baseline.commit[:12]}): dvc.yaml must have an evaluate stage "
+            f"whose cmd names {', '.join('--' + name for name in READ)}"
+        ) from None
+
+
 def collect(root: Path, baseline: Revision, *, n_resamples: int, seed: int) -> dict[str, Any]:
     """Every row of the table; the baseline first."""
     experiments = experiments_of(root, baseline)
-    classes = tuple(str(name) for name in _json(root, baseline, CONFUSION)["classes"])
-    predictions = root / PREDICTIONS
+    paths = pipeline_paths(root, baseline)
+    confusion = _json(root, baseline, paths["confusion"])
+    classes = tuple(str(name) for name in confusion["classes"])
+    predictions = root / paths["predictions"]
     if not predictions.is_file():
         raise UserError(f"{predictions}: not found; run from a checkout of the pipeline")
     base = load_baseline(baseline.commit, predictions, classes)
-    base_params = _flat_params(root, baseline)
-    rows = [_row(root, baseline, changed={})]
+    base_params = _flat_params(root, baseline, paths["params"])
+    rows = [_row(root, baseline, paths, changed={})]
     for experiment in experiments:
         where = f"experiment {experiment.name} ({experiment.commit[:12]})"
-        flat = _flat_params(root, experiment)
+        flat = _flat_params(root, experiment, paths["params"])
         changed = {k: v for k, v in flat.items() if base_params.get(k, object()) != v}
         new = load_baseline(experiment.commit, predictions, classes).predictions
         new, aligned = align(new, base.predictions, new_name=where, base_name=baseline.name)
@@ -96,7 +111,7 @@ def collect(root: Path, baseline: Revision, *, n_resamples: int, seed: int) -> d
             seed=seed,
             limit=1,
         )
-        row = _row(root, experiment, changed=changed)
+        row = _row(root, experiment, paths, changed=changed)
         row["against_baseline"] = {"accuracy": report["accuracy"], "mcnemar": report["mcnemar"]}
         rows.append(row)
     return {
@@ -145,8 +160,11 @@ def table_markdown(collected: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _row(root: Path, revision: Revision, *, changed: dict[str, Any]) -> dict[str, Any]:
-    metrics, intervals = _json(root, revision, METRICS), _json(root, revision, INTERVALS)
+def _row(
+    root: Path, revision: Revision, paths: dict[str, str], *, changed: dict[str, Any]
+) -> dict[str, Any]:
+    metrics = _json(root, revision, paths["metrics"])
+    intervals = _json(root, revision, paths["intervals"])
     values = {}
     for key, _ in HEADLINE:
         try:
@@ -156,7 +174,8 @@ def _row(root: Path, revision: Revision, *, changed: dict[str, Any]) -> dict[str
             }
         except (KeyError, TypeError, ValueError):
             raise UserError(
-                f"{revision.name} ({revision.commit[:12]}): {METRICS} and {INTERVALS} must "
+                f"{revision.name} ({revision.commit[:12]}): {paths['metrics']} and "
+                f"{paths['intervals']} must "
                 f"hold {key} and its low and high bounds"
             ) from None
     log_loss = metrics.get("log_loss")  # absent for label-only predictions
@@ -177,11 +196,11 @@ def _cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
-def _flat_params(root: Path, revision: Revision) -> dict[str, Any]:
+def _flat_params(root: Path, revision: Revision, path: str) -> dict[str, Any]:
     try:
-        return flatten(YAML(typ="safe").load(_show(root, revision, PARAMS)))
+        return flatten(YAML(typ="safe").load(_show(root, revision, path)))
     except YAMLError:
-        raise UserError(f"{revision.name} ({revision.commit[:12]}): {PARAMS}: not YAML") from None
+        raise UserError(f"{revision.name} ({revision.commit[:12]}): {path}: not YAML") from None
 
 
 def _json(root: Path, revision: Revision, path: str) -> Any:
