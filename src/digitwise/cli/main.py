@@ -1,5 +1,6 @@
 """The ``digitwise`` command: evaluate, compare, gate and report, on any classifier's
-predictions. ``digitwise SUBCOMMAND --help`` describes each one.
+predictions; sweep, for a grid of experiments. ``digitwise SUBCOMMAND --help`` describes
+each one.
 
 Exit codes: 0 success; 1 the gate refuses the change; 2 bad input (one ``error:`` line
 on stderr, nothing written).
@@ -18,6 +19,7 @@ SUBCOMMANDS = {
     "compare": "a predictions set against a baseline's, with McNemar's test",
     "gate": "may this change land? exit code 1 when a rule is broken",
     "report": "one offline HTML page of an evaluation",
+    "sweep": "a grid of experiments (sweep.yaml): the CI matrix, one run, the table of all",
 }
 
 

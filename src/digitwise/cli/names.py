@@ -20,4 +20,7 @@ COMPARE_OUTPUTS = {
     "summary": "summary.md",
 }
 
+# digitwise sweep collect
+SWEEP_OUTPUTS = {"table": "experiments.md", "collected": "experiments.json"}
+
 REPORT_PAGE = "report.html"  # digitwise report, under the evaluation directory

@@ -1,0 +1,111 @@
+"""The lock files pin what pyproject.toml asks for: every requirement of the package (and,
+in the test lock, of each extra) is pinned to one version inside its range, with hashes.
+
+`pyproject.toml` keeps ranges for those who use digitwise as a library; the locks pin
+the versions that made the committed outputs, for `dvc repro`, the tests and CI."""
+
+import re
+import tomllib
+
+import pytest
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+from test_pipeline import ROOT
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+EXTRAS = PYPROJECT["optional-dependencies"]
+LOCKS = {
+    "requirements/runtime.lock": (),  # dvc repro
+    "requirements/test.lock": tuple(EXTRAS),  # everything: the tests, CI
+}
+PYTHONS = ("3.11", "3.12", "3.13")  # requires-python >= 3.11; the locks are universal
+
+
+def entries(text: str) -> list[tuple[Requirement, list[str]]]:
+    """Each requirement of a hashed requirements file, with its hashes."""
+    logical = re.sub(r"\\\n", " ", text)  # continuation lines
+    found = []
+    for line in logical.splitlines():
+        line = line.split("#", 1)[0].strip() if line.lstrip().startswith("#") else line.strip()
+        if not line:
+            continue
+        requirement, *options = re.split(r"\s+--", line)
+        hashes = [option.removeprefix("hash=") for option in options if option.startswith("hash")]
+        found.append((Requirement(requirement.strip()), hashes))
+    return found
+
+
+def environment(python: str) -> dict[str, str]:
+    """Marker variables of CPython ``python`` on Linux (x86_64), as CI and the README run."""
+    return default_environment() | {
+        "python_version": python,
+        "python_full_version": f"{python}.0",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+        "platform_machine": "x86_64",
+    }
+
+
+def pins(path: str, python: str) -> dict[str, Version]:
+    """The version each package is pinned at, for Linux and that Python."""
+    pinned = {}
+    for requirement, _ in entries((ROOT / path).read_text()):
+        marker = requirement.marker
+        if marker is not None and not marker.evaluate(environment(python)):
+            continue
+        (specifier,) = requirement.specifier
+        assert specifier.operator == "==", requirement
+        pinned[canonicalize_name(requirement.name)] = Version(specifier.version)
+    return pinned
+
+
+def wanted(extras: tuple[str, ...], python: str) -> list[Requirement]:
+    """pyproject's requirements of the package with these extras, markers evaluated."""
+    requirements = [Requirement(text) for text in PYPROJECT["dependencies"]]
+    for extra in extras:
+        requirements += [
+            requirement
+            for requirement in map(Requirement, EXTRAS[extra])
+            if requirement.marker is None
+            or requirement.marker.evaluate(environment(python) | {"extra": extra})
+        ]
+    return requirements
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+@pytest.mark.parametrize("path", LOCKS)
+def test_every_requirement_is_pinned_inside_its_range(path, python):
+    pinned = pins(path, python)
+    for requirement in wanted(LOCKS[path], python):
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"{path}: {requirement} is not pinned"
+        assert requirement.specifier.contains(pinned[name], prereleases=True), (
+            f"{path}: {name}=={pinned[name]} is outside pyproject's {requirement}"
+        )
+
+    if "dask" in LOCKS[path]:  # dask[distributed]: the extra is the distributed package
+        assert "distributed" in pinned
+
+
+@pytest.mark.parametrize("path", LOCKS)
+def test_every_pin_has_hashes(path):
+    found = entries((ROOT / path).read_text())
+    assert len(found) > 50
+    for requirement, hashes in found:
+        assert hashes, f"{path}: {requirement} has no --hash"
+        assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", value) for value in hashes), requirement
+
+
+def test_the_locks_agree():
+    """The tests run on the very versions `dvc repro` runs on."""
+    for python in PYTHONS:
+        runtime, test = (
+            pins("requirements/runtime.lock", python),
+            pins("requirements/test.lock", python),
+        )
+        assert {name: test.get(name) for name in runtime} == runtime

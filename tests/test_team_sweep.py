@@ -1,0 +1,310 @@
+"""Experiments across machines: the grid of sweep.yaml, run in one clone and pushed, then
+pulled into another and collected into one table; the workflow that does it on GitHub.
+
+Two machines are two clones here: a bare git repository is their `origin`, a local
+directory their DVC remote (both in the test's temporary directory)."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import copy_project
+from scipy.stats import binomtest
+from test_pipeline import ROOT, dvc, environment, run
+
+from digitwise.cli import run as run_command
+from digitwise.cli.main import main
+from digitwise.sweep import grid
+
+# one experiment that changes the predictions, one that changes only the intervals: each
+# reruns train, predict and evaluate at most (the table reads nothing else)
+SWEEP = {"lr-c0.1": {"train.logistic_regression.C": 0.1}, "seed-7": {"evaluate.bootstrap_seed": 7}}
+
+
+def digitwise(repo: Path, *args: str) -> str:
+    command = [sys.executable, "-m", "digitwise.cli.main", *args]
+    return run(repo, *command)
+
+
+@pytest.fixture(scope="module")
+def machines(reproduced_project, tmp_path_factory):
+    """Clone A ran both experiments and pushed them; clone B pulled them."""
+    tmp = tmp_path_factory.mktemp("sweep")
+    remote, origin = tmp / "dvc-remote", tmp / "origin.git"
+    a = copy_project(reproduced_project, tmp / "a")
+    shutil.copy2(ROOT / ".dvc" / ".gitignore", a / ".dvc" / ".gitignore")
+    (a / "sweep.yaml").write_text(yaml.safe_dump({"experiments": SWEEP}))
+    dvc(a, "remote", "modify", "--local", "storage", "url", str(remote))
+    run(a, "git", "add", "-A")
+    run(a, "git", "commit", "-q", "-m", "outputs and a sweep")
+    run(tmp, "git", "init", "-q", "--bare", "-b", "main", str(origin))
+    run(a, "git", "remote", "add", "origin", str(origin))
+    run(a, "git", "push", "-q", "origin", "main")
+    for name in SWEEP:  # what each job of the workflow runs, cut to the stages read
+        assert f"$ dvc exp run --temp --name {name} " in digitwise(
+            a, "sweep", "run", name, "evaluate"
+        )
+    dvc(a, "exp", "push", "origin", *SWEEP)
+
+    b = tmp / "b"
+    run(tmp, "git", "clone", "-q", str(origin), str(b))
+    dvc(b, "remote", "modify", "--local", "storage", "url", str(remote))
+    dvc(b, "exp", "pull", "origin")
+    return a, b
+
+
+def test_the_other_machine_sees_both_experiments_with_their_metrics(machines):
+    a, b = machines
+    shown = json.loads(dvc(b, "exp", "show", "--json"))
+    (baseline,) = [entry for entry in shown if entry["rev"] != "workspace"]
+    assert baseline["rev"] == run(a, "git", "rev-parse", "HEAD").strip()
+    experiments = {
+        rev["name"]: rev["data"] for entry in baseline["experiments"] for rev in entry["revs"]
+    }
+    assert set(experiments) == set(SWEEP)
+    for name, data in experiments.items():
+        commit = run(
+            a, "git", "rev-parse", f"refs/exps/{baseline['rev'][:2]}/{baseline['rev'][2:]}/{name}"
+        ).strip()
+        committed = json.loads(run(a, "git", "show", f"{commit}:reports/metrics.json"))
+        assert data["metrics"]["reports/metrics.json"]["data"] == committed
+        ((key, value),) = SWEEP[name].items()
+        section, *rest = key.split(".")
+        params = data["params"]["params.yaml"]["data"][section]
+        for part in rest:
+            params = params[part]
+        assert params == value
+    # the model of the experiment that trained came with it, through the DVC remote
+    lock = yaml.safe_load(run(b, "git", "show", f"{_ref(b, 'lr-c0.1')}:dvc.lock"))
+    (model,) = lock["stages"]["train"]["outs"]
+    assert (b / ".dvc" / "cache" / "files" / "md5" / model["md5"][:2] / model["md5"][2:]).is_file()
+
+
+def _ref(repo: Path, name: str) -> str:
+    head = run(repo, "git", "rev-parse", "HEAD").strip()
+    return run(repo, "git", "rev-parse", f"refs/exps/{head[:2]}/{head[2:]}/{name}").strip()
+
+
+def _predictions(repo: Path, revision: str) -> pd.DataFrame:
+    shown = subprocess.run(
+        ["git", "show", f"{revision}:data/predictions.csv"], cwd=repo, capture_output=True
+    )
+    from io import BytesIO
+
+    return pd.read_csv(BytesIO(shown.stdout)).sort_values("sample").reset_index(drop=True)
+
+
+def test_the_collected_table_compares_each_experiment_with_the_baseline(machines, tmp_path):
+    _, b = machines
+    printed = digitwise(b, "sweep", "collect", "--out", str(tmp_path / "sweep"))
+    table = (tmp_path / "sweep" / "experiments.md").read_text()
+    assert printed.startswith(table)
+    collected = json.loads((tmp_path / "sweep" / "experiments.json").read_text())
+    rows = {row["experiment"]: row for row in collected["rows"][1:]}
+    assert list(rows) == sorted(SWEEP)
+    base = _predictions(b, "HEAD")
+    for name, row in rows.items():
+        assert row["params_changed"] == SWEEP[name]
+        new = _predictions(b, row["commit"])
+        assert (new["sample"] == base["sample"]).all()
+        right_new = new["actual"] == new["predicted"]
+        right_base = base["actual"] == base["predicted"]
+        n_new_only, n_base_only = (
+            int((right_new & ~right_base).sum()),
+            int((right_base & ~right_new).sum()),
+        )
+        test = row["against_baseline"]["mcnemar"]
+        assert (test["n_new_only"], test["n_base_only"]) == (n_new_only, n_base_only)
+        expected_p = (
+            binomtest(n_new_only, n_new_only + n_base_only).pvalue
+            if n_new_only + n_base_only
+            else 1.0
+        )
+        assert test["p_value"] == pytest.approx(expected_p, rel=1e-9)
+        assert row["against_baseline"]["accuracy"]["difference"] == pytest.approx(
+            right_new.mean() - right_base.mean()
+        )
+        assert row["metrics"]["accuracy"]["value"] == pytest.approx(right_new.mean())
+        intervals = json.loads(run(b, "git", "show", f"{row['commit']}:reports/intervals.json"))
+        assert row["metrics"]["accuracy"]["low"] == intervals["accuracy"]["low"]
+        line = next(line for line in table.splitlines() if line.startswith(f"| {name} |"))
+        assert f"{row['metrics']['accuracy']['value']:.4f} [" in line
+        assert f"| {n_new_only} / {n_base_only} |" in line
+    # one experiment changed the predictions, the other only the intervals
+    assert rows["lr-c0.1"]["against_baseline"]["mcnemar"]["n_base_only"] > 0
+    assert rows["seed-7"]["against_baseline"]["mcnemar"] | {"p_value": 1.0} == {
+        "n_new_only": 0,
+        "n_base_only": 0,
+        "p_value": 1.0,
+    }
+    assert rows["seed-7"]["metrics"]["accuracy"] != collected["rows"][0]["metrics"]["accuracy"]
+
+
+def test_collect_without_experiments_is_one_line(machines, tmp_path, capsys, monkeypatch):
+    _, b = machines
+    monkeypatch.chdir(b)
+    assert (
+        run_command(main, ["sweep", "collect", "--baseline", "HEAD~1", "--out", str(tmp_path)]) == 2
+    )
+    error = capsys.readouterr().err
+    assert error.startswith("error: baseline HEAD~1 (") and "no experiments" in error
+    assert error.count("\n") == 1
+    assert (
+        run_command(main, ["sweep", "collect", "--baseline", "nope", "--out", str(tmp_path)]) == 2
+    )
+    assert (
+        capsys.readouterr().err
+        == f"error: baseline nope: not a revision of the git repository at {b}\n"
+    )
+    assert not any(tmp_path.iterdir())
+
+
+# --- the grid and the workflow, without running anything ---------------------------
+
+
+def test_the_repository_grid_is_the_six_models():
+    experiments = grid.load_grid(ROOT / "sweep.yaml", ROOT / "params.yaml")
+    models = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
+    assert [experiment.params for experiment in experiments] == [
+        {"train.model": name} for name in models if isinstance(models[name], dict)
+    ]
+
+
+def test_the_matrix_command_prints_the_names(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert run_command(main, ["sweep", "matrix"]) == 0
+    names = list(yaml.safe_load((ROOT / "sweep.yaml").read_text())["experiments"])
+    assert json.loads(capsys.readouterr().out) == {"experiment": names}
+
+
+def test_each_value_reaches_dvc_as_written():
+    experiment = grid.Experiment(
+        "x",
+        {"a.b": 0.1, "a.c": "svc", "a.d": None, "a.e": [64, 32], "a.f": "true", "a.g": "two words"},
+    )
+    command = grid.exp_run_command(experiment, ("evaluate",))
+    assert command == [
+        "dvc",
+        "exp",
+        "run",
+        "--temp",
+        "--name",
+        "x",
+        "--set-param=a.b=0.1",
+        "--set-param=a.c=svc",
+        "--set-param=a.d=null",
+        "--set-param=a.e=[64, 32]",
+        '--set-param=a.f="true"',
+        '--set-param=a.g="two words"',
+        "evaluate",
+    ]
+    for argument in command[6:-1]:  # read back as DVC reads a -S value: YAML
+        key, text = argument.removeprefix("--set-param=").split("=", 1)
+        assert yaml.safe_load(text) == experiment.params[key]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("experiments: {}\n", "'experiments' must map names to the params they set"),
+        ("runs: {a: {train.model: svc}}\n", "must be a mapping with one key, 'experiments'"),
+        ("experiments: {a: {train.modle: svc}}\n", "experiments.a: 'train.modle' is not a key of"),
+        ("experiments: {a: {train: svc}}\n", "experiments.a: 'train' is not a key of"),
+        ("experiments: {a: {}}\n", "experiments.a: must map params.yaml keys to values"),
+        ("experiments: {'-a': {train.model: svc}}\n", "experiment name '-a': letters, digits"),
+        ("experiments: {a/b: {train.model: svc}}\n", "experiment name 'a/b'"),
+        ("experiments: {a: {train.model: {x: 1}}}\n", "experiments.a.train.model: a number"),
+        ("experiments: {a: {x: 1}, a: {y: 2}}\n", "not valid YAML at line 1"),
+        ("experiments: [\n", "not valid YAML"),
+    ],
+)
+def test_a_bad_sweep_file_is_one_line(tmp_path, capsys, text, message):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(text)
+    argv = ["sweep", "matrix", "--grid", str(path), "--params-file", str(ROOT / "params.yaml")]
+    assert run_command(main, argv) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {path}: ") and message in error, error
+    assert error.count("\n") == 1
+
+
+def test_an_unknown_experiment_is_one_line(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert run_command(main, ["sweep", "run", "nope"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: sweep.yaml: no experiment 'nope'; it declares "
+    )
+
+
+def test_the_workflow_runs_these_commands():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "sweep.yml").read_text())
+    scripts = {
+        job: [step["run"].strip() for step in spec["steps"] if "run" in step]
+        for job, spec in workflow["jobs"].items()
+    }
+    install = [
+        "python -m pip install -r requirements/runtime.lock",
+        "python -m pip install --no-deps -e .",
+    ]
+    assert scripts == {
+        "grid": [
+            *install,
+            'matrix=$(digitwise sweep matrix)\necho "matrix=$matrix" >> "$GITHUB_OUTPUT"',
+        ],
+        "experiment": [
+            *install,
+            'digitwise sweep run "$EXPERIMENT"',
+            'dvc exp push --no-cache origin "$EXPERIMENT"',
+        ],
+        "collect": [
+            *install,
+            "dvc exp pull --no-cache origin",
+            "digitwise sweep collect --out sweep --params params.yaml\n"
+            'cat sweep/experiments.md >> "$GITHUB_STEP_SUMMARY"',
+        ],
+    }
+    experiment = workflow["jobs"]["experiment"]
+    assert experiment["strategy"]["matrix"] == "${{ fromJSON(needs.grid.outputs.matrix) }}"
+    assert experiment["env"] == {"EXPERIMENT": "${{ matrix.experiment }}"}
+    assert {job: spec["permissions"] for job, spec in workflow["jobs"].items()} == {
+        "grid": {"contents": "read"},
+        "experiment": {"contents": "write"},
+        "collect": {"contents": "read"},
+    }
+    assert workflow["permissions"] == {}
+
+
+@pytest.mark.parametrize("good", [True, False])
+def test_the_grid_step_writes_the_matrix_or_fails(tmp_path, good):
+    """The grid job's script, run as the runner runs it (`bash --noprofile --norc -eo
+    pipefail`): the matrix in GITHUB_OUTPUT, or a failed step for a refused sweep.yaml."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "sweep.yml").read_text())
+    script = workflow["jobs"]["grid"]["steps"][-1]["run"]
+    shutil.copy2(ROOT / "params.yaml", tmp_path / "params.yaml")
+    text = (ROOT / "sweep.yaml").read_text()
+    (tmp_path / "sweep.yaml").write_text(text if good else text.replace("train.model", "train.x"))
+    (tmp_path / "step.sh").write_text(script)
+    output = tmp_path / "output"
+    output.write_text("")
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "step.sh"],
+        cwd=tmp_path,
+        env=environment() | {"GITHUB_OUTPUT": str(output)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if good:
+        assert result.returncode == 0, result.stderr
+        key, value = output.read_text().rstrip("\n").split("=", 1)
+        names = list(yaml.safe_load(text)["experiments"])
+        assert (key, json.loads(value)) == ("matrix", {"experiment": names})
+    else:
+        assert result.returncode == 2
+        assert result.stderr.startswith("error: sweep.yaml: experiments.logistic_regression: ")
+        assert output.read_text() == ""
