@@ -19,6 +19,7 @@ from digitwise.io import outputs
 from digitwise.metrics import classification as metrics
 from digitwise.metrics.evaluation import (
     argmax_warning,
+    calibration_of,
     evaluate,
     pairwise_matrix,
     summary_lines,
@@ -64,7 +65,11 @@ def run_evaluate(
         # before the pairwise AUC: drawing the last heatmap after every metric would
         # leave the worker idle meanwhile, and make this process wait for it at the end
         drawing["pairwise_plot"] = drawer.submit(kind, pairwise, classes)
-        evaluation = evaluate(predictions, settings, counts=counts, pairwise=pairwise)
+        calibration = calibration_of(predictions, settings)
+        drawing["calibration_plot"] = drawer.submit("reliability_diagram", calibration, classes)
+        evaluation = evaluate(
+            predictions, settings, counts=counts, pairwise=pairwise, calibration=calibration
+        )
         warning = argmax_warning(evaluation)
         if warning:
             print(warning, file=sys.stderr)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from digitwise import params
+from digitwise.metrics import calibration as calibrated
 from digitwise.metrics import classification as metrics
 from digitwise.metrics.reports import (
     confusion_report,
@@ -30,6 +31,7 @@ class Evaluation:
     pairwise: np.ndarray  # (K, K) probability-based pairwise accuracy, or label-based
     label_only: bool  # no probabilities: ``pairwise`` is the label-based matrix
     payloads: dict[str, Any]  # output name -> JSON payload
+    calibration: calibrated.Calibration | None = None  # None: no probabilities
 
 
 def pairwise_matrix(predictions: Predictions, counts: np.ndarray) -> np.ndarray:
@@ -46,9 +48,11 @@ def evaluate(
     *,
     counts: np.ndarray | None = None,
     pairwise: np.ndarray | None = None,
+    calibration: calibrated.Calibration | None = None,
 ) -> Evaluation:
-    """``counts`` (the confusion matrix) and ``pairwise`` (``pairwise_matrix``), when
-    the caller has them: a caller drawing them meanwhile computes them first."""
+    """``counts`` (the confusion matrix), ``pairwise`` (``pairwise_matrix``) and
+    ``calibration`` (``calibration_of``), when the caller has them: a caller drawing them
+    meanwhile computes them first."""
     classes = predictions.classes
     if counts is None:
         counts = metrics.confusion_matrix(
@@ -70,13 +74,41 @@ def evaluate(
         "top_confusions": top_confusions_report(counts, classes, limit=settings.top_confusions),
         "pairwise": pairwise_report(pairwise if auc is None else None, accuracy, auc, classes),
     }
+    if calibration is None:
+        calibration = calibration_of(predictions, settings)
+    payloads["calibration"] = calibration_payload(calibration, classes)
+    if calibration is not None:
+        payloads["metrics"] |= {
+            "ece": calibration.ece,
+            "classwise_ece": calibration.classwise_ece,
+        }
     return Evaluation(
         classes=classes,
         counts=counts,
         pairwise=pairwise,
         label_only=predictions.proba is None,
         payloads=payloads,
+        calibration=calibration,
     )
+
+
+def calibration_of(
+    predictions: Predictions, settings: params.EvaluateParams
+) -> calibrated.Calibration | None:
+    if predictions.proba is None:
+        return None
+    return calibrated.calibration(
+        predictions.actual, predictions.proba, n_bins=settings.calibration_bins
+    )
+
+
+def calibration_payload(
+    calibration: calibrated.Calibration | None, classes: tuple[str, ...]
+) -> dict[str, Any]:
+    """``calibration.json``: the bins, or the note that a label-only set has none."""
+    if calibration is None:
+        return {"note": calibrated.LABEL_ONLY_NOTE}
+    return calibrated.calibration_report(calibration, classes)
 
 
 def summary_lines(evaluation: Evaluation) -> list[str]:

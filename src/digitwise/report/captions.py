@@ -21,6 +21,14 @@ FIGURES: dict[str, tuple[str, str]] = {
         "a higher probability than the other one: a low cell is a specific confusion, a low "
         "row a class ranked badly against many others, a blank cell undefined.",
     ),
+    "reliability_diagram": (
+        "Calibration (reliability diagram)",
+        "Left, the samples binned by their largest probability: each bar is the bin's "
+        "accuracy, its red dot the bin's mean confidence, so a bar above the dashed diagonal "
+        "is a model less sure than it should be and one below a model too sure; the grey bars "
+        "count the samples per bin. Right, the same for each class on its own: the share of "
+        "the class against the mean probability given to it.",
+    ),
     "confusion_examples": (
         "Examples of the most frequent confusions",
         "Each row is one off-diagonal cell of the confusion matrix: a correct sample of the "
@@ -73,6 +81,11 @@ LABEL_ONLY_FIGURES: dict[str, tuple[str, str]] = {
         "Cell (a, b) is the share predicted right among the samples whose true class is a or "
         "b and whose prediction is a or b, and the diagonal each class's recall (there are no "
         "probabilities to rank by): a low cell is a specific confusion, a blank cell undefined.",
+    ),
+    "reliability_diagram": (
+        "Calibration",
+        "Calibration compares probabilities with frequencies; the predictions have none, so "
+        "the figure only says so.",
     ),
 }
 
