@@ -32,8 +32,10 @@ FIGURES: dict[str, tuple[str, str]] = {
     "confusion_examples": (
         "Examples of the most frequent confusions",
         "Each row is one off-diagonal cell of the confusion matrix: a correct sample of the "
-        "true class, then the misclassified samples with the probability given to the wrong "
-        "class, then a correct sample of the predicted class.",
+        "true class (framed green), then the misclassified samples (red) with the "
+        "probability given to the wrong class, then a correct sample of the predicted class; "
+        "a mistake marked possible label error is likelier a wrong label than a wrong "
+        "prediction (confident learning).",
     ),
     "separability": (
         "One-pixel separability",
