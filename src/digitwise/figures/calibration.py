@@ -138,6 +138,8 @@ def draw_class_curve(
         linewidth=1,
     )
     ax.set(xlim=(0, 1), ylim=(0, 1), xticks=[0, 0.5, 1], yticks=[0, 0.5, 1])
+    ax.set_xticklabels(["0", "0.5", "1"])
+    ax.set_yticklabels(["0", "0.5", "1"])
     ax.tick_params(labelsize=7, labelbottom=bottom)
     ax.set_title(f"{name}: ECE {calibration.class_ece[k]:.3f}", fontsize=8)
     if bottom:

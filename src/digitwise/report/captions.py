@@ -23,11 +23,11 @@ FIGURES: dict[str, tuple[str, str]] = {
     ),
     "reliability_diagram": (
         "Calibration (reliability diagram)",
-        "Left, the samples binned by their largest probability: each bar is the bin's "
-        "accuracy, its red dot the bin's mean confidence, so a bar above the dashed diagonal "
-        "is a model less sure than it should be and one below a model too sure; the grey bars "
-        "count the samples per bin. Right, the same for each class on its own: the share of "
-        "the class against the mean probability given to it.",
+        "The samples binned by their largest probability, each bar the bin's accuracy and "
+        "its red dot the bin's mean confidence, so a bar above the dashed diagonal is a "
+        "model less sure than it should be and one below a model too sure (the grey bars "
+        "count the samples per bin), and on the right the same for each class on its own: "
+        "the share of the class against the mean probability given to it.",
     ),
     "confusion_examples": (
         "Examples of the most frequent confusions",
