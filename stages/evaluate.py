@@ -23,9 +23,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--confusion", required=True, help="confusion matrices JSON to write")
     parser.add_argument("--top-confusions", required=True, help="ranked confusions JSON to write")
     parser.add_argument("--pairwise", required=True, help="pairwise accuracy and AUC JSON to write")
+    parser.add_argument("--calibration", required=True, help="calibration bins JSON to write")
     parser.add_argument("--confusion-plot", required=True, help="PNG of the counts")
     parser.add_argument("--confusion-normalized-plot", required=True, help="PNG of the shares")
     parser.add_argument("--pairwise-plot", required=True, help="PNG of pairwise accuracy")
+    parser.add_argument("--calibration-plot", required=True, help="PNG reliability diagram")
     args = parser.parse_args(argv)
     destinations = {name: getattr(args, name) for name in OUTPUTS}
     settings = params.evaluate_params(params.load(args.params))

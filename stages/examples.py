@@ -3,7 +3,9 @@
 For the ``examples.cells`` largest off-diagonal cells of the confusion matrix, up to
 ``examples.per_cell`` misclassified images each (most confident first) beside an example
 of the true and of the predicted class; as a figure and as JSON (the ids shown). The
-predictions are matched to the held-out images by sample id."""
+likely label errors among the held-out samples (confident learning) are listed in their
+own JSON and marked in the figure. The predictions are matched to the held-out images by
+sample id."""
 
 import argparse
 import sys
@@ -28,10 +30,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--examples", required=True, help="JSON of the samples shown, to write")
     parser.add_argument("--examples-plot", required=True, help="PNG of the examples, to write")
+    parser.add_argument("--label-issues", required=True, help="JSON of likely label errors")
     args = parser.parse_args(argv)
-    outputs.check_destinations(
-        args.examples, args.examples_plot, inputs=(args.params, args.data, args.predictions)
-    )
+    destinations = (args.examples, args.examples_plot, args.label_issues)
+    outputs.check_destinations(*destinations, inputs=(args.params, args.data, args.predictions))
 
     settings = params.examples_params(params.load(args.params))
     held_out = datasets.load_split(args.data, "test")
@@ -48,11 +50,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
 
     # Imported here: matplotlib costs ~0.6 s, and a bad input should fail before that.
+    from digitwise.examples import label_issues
     from digitwise.examples.selection import select_examples
     from digitwise.figures.confusion_examples import confusion_examples_figure
     from digitwise.io.outputs import json_text, png_bytes, write_all
 
+    issues = label_issues.label_issues_of(predictions)
     selected = select_examples(predictions, cells=settings.cells, per_cell=settings.per_cell)
+    selected = label_issues.mark_cells(selected, issues, predictions)
     figure = confusion_examples_figure(
         selected,
         held_out.images[rows],
@@ -65,7 +70,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         selected, held_out.classes, cells=settings.cells, per_cell=settings.per_cell
     )
 
-    write_all({args.examples: json_text(report), args.examples_plot: image})
+    limit = settings.label_issues_limit
+    issues_report = label_issues.label_issues_report(issues, predictions, limit=limit)
+    write_all(
+        {
+            args.examples: json_text(report),
+            args.examples_plot: image,
+            args.label_issues: json_text(issues_report),
+        }
+    )
 
 
 if __name__ == "__main__":

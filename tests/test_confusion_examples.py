@@ -1,5 +1,6 @@
 """Confusion examples: selection on a hand-made case, the figure by its axes, the stage."""
 
+import itertools
 import json
 import struct
 import subprocess
@@ -147,7 +148,12 @@ def test_figure_has_one_row_per_cell_with_titles_images_and_a_none_panel():
     figure = confusion_examples_figure(
         EXPECTED_PER_CELL_2, case_images(), CLASSES, pixel_max=16, per_cell=2
     )
-    axes = np.array(figure.axes).reshape(5, 4)  # cells x (per_cell + 2), whatever K is
+    # per cell: its mistakes between the two class examples, no empty slot
+    shown = [len(cell.rows) for cell in EXPECTED_PER_CELL_2]
+    assert shown == [2, 2, 1, 1, 1]
+    assert len(figure.axes) == sum(n + 2 for n in shown)
+    starts = np.cumsum([0, *(n + 2 for n in shown)])
+    axes = [figure.axes[a:b] for a, b in itertools.pairwise(starts)]
     row_titles = [t for t in figure.texts if t.get_text().startswith("true ")]
     assert [t.get_text() for t in row_titles] == [
         "true 0 → predicted 1: 3 samples, 2 shown",
@@ -171,31 +177,49 @@ def test_figure_has_one_row_per_cell_with_titles_images_and_a_none_panel():
     assert [drawn_row(ax) for ax in axes[0]] == [3, 4, 2, 8]
     assert [drawn_row(ax) for ax in axes[3][:2]] == [12, 11]
 
-    # One mistake in cell (1, 3): its second slot is blank; class 3 has no sample at all.
-    assert [ax.axison for ax in axes[2]] == [True, True, False, True]
-    for none_panel in (axes[2][3], axes[4][3]):
+    # One mistake in cell (1, 3): the example of class 3 right after it, in the third
+    # column, as wide apart as in a full row; class 3 has no sample at all.
+    assert axes[2][2].get_position().x0 == pytest.approx(axes[0][2].get_position().x0)
+    assert [ax.get_title() for ax in axes[2]] == [
+        "correct 1\nid 31, p(1) = 0.99",
+        "p(3) = 0.50\nid 42",
+        "none",
+    ]
+    for none_panel in (axes[2][2], axes[4][2]):
         assert not none_panel.images
         assert none_panel.get_title() == "none"
         assert [t.get_text() for t in none_panel.texts] == ["no 3 in the\nheld-out split"]
-    assert sum(ax.axison for ax in figure.axes) == 4 + 4 + 3 + 3 + 3
+    assert all(ax.axison for ax in figure.axes)
+    # mistakes framed red, correct class examples green, the "any" example red
+    red, green = (0.839, 0.153, 0.157), (0.173, 0.627, 0.173)
+
+    def frame(ax):
+        return ax.spines["left"].get_edgecolor()[:3]
+
+    assert [frame(ax) for ax in axes[0]] == [
+        pytest.approx(c, abs=1e-3) for c in (green, red, red, green)
+    ]
+    assert frame(axes[3][0]) == pytest.approx(red, abs=1e-3)  # any 2 (none correct)
 
     texts = [*figure.texts, *(ax.title for ax in figure.axes)]  # row titles, suptitle
     assert no_overlaps(figure, texts)
 
 
 def test_figure_size_follows_cells_and_per_cell_not_the_classes():
-    def size(cells, per_cell, classes=CLASSES):
+    def size(cells, per_cell, classes=CLASSES, selected=EXPECTED_PER_CELL_2):
         figure = confusion_examples_figure(
-            EXPECTED_PER_CELL_2[:cells], case_images(), classes, pixel_max=16, per_cell=per_cell
+            selected[:cells], case_images(), classes, pixel_max=16, per_cell=per_cell
         )
-        assert len(figure.axes) == cells * (per_cell + 2)
         return tuple(figure.get_size_inches())
 
     many_classes = (*CLASSES, *(str(k) for k in range(4, 28)))
     assert size(5, 2) == size(5, 2, many_classes)
     assert size(1, 2) < size(5, 2)  # heights, then widths: tuples compare by width first
-    assert size(5, 2)[0] < size(5, 6)[0]
-    assert size(5, 2)[1] == size(5, 6)[1]
+    # as wide as the longest row: 2 mistakes at most here, whatever per_cell allows
+    assert size(5, 2) == size(5, 6)
+    assert size(5, 1)[0] < size(5, 2)[0]
+    singles = EXPECTED_PER_CELL_2[2:]  # one mistake each: three panels
+    assert size(3, 6, selected=singles)[0] < size(3, 6)[0]
 
 
 def test_every_text_fits_in_the_narrowest_figure():
@@ -245,6 +269,8 @@ def stage_args(prepared: Path, predictions: Path, out: Path) -> list[str]:
         str(out / "confusion_examples.json"),
         "--examples-plot",
         str(out / "figures" / "confusion_examples.png"),
+        "--label-issues",
+        str(out / "label_issues.json"),
     ]
 
 
@@ -257,21 +283,28 @@ def png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_stage_writes_exactly_its_two_files_reproducibly(prepared, tmp_path):
+def test_stage_writes_exactly_its_three_files_reproducibly(prepared, tmp_path):
     examples.main(stage_args(prepared, prepared / "predictions.csv", tmp_path / "a"))
     examples.main(stage_args(prepared, prepared / "predictions.csv", tmp_path / "b"))
-    written = {"confusion_examples.json", "figures/confusion_examples.png"}
+    written = {"confusion_examples.json", "figures/confusion_examples.png", "label_issues.json"}
     assert files_under(tmp_path / "a") == files_under(tmp_path / "b") == written
     for name in written:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
-    # params.yaml: cells 5, per_cell 4 -> 5 rows of 6 panels of 1.4 in, at 100 dpi; the
-    # saved image is cropped to what is drawn plus a margin, so a little under 6 x 1.4 in
+    # params.yaml: cells 5, per_cell 4 -> 5 rows of at most 6 panels of 1.4 in, at 100
+    # dpi, as wide as the longest row; the saved image is cropped to what is drawn plus a
+    # margin (0.2 in between panels, 0.3 in either side)
+    report = json.loads((tmp_path / "a" / "confusion_examples.json").read_text())
+    panels = max(len(cell["shown"]) for cell in report["confusions"]) + 2
     png = (tmp_path / "a" / "figures" / "confusion_examples.png").read_bytes()
     width, height = png_size(png)
-    assert 6 * 140 <= width <= 1000 and 5 * 140 <= height <= 1135
-
-    report = json.loads((tmp_path / "a" / "confusion_examples.json").read_text())
+    assert panels * 140 <= width <= panels * 160 + 40 and 5 * 140 <= height <= 1170
+    issues = json.loads((tmp_path / "a" / "label_issues.json").read_text())
+    assert issues["n_samples"] == 450  # the held-out split
+    assert issues["n_candidates"] == len(issues["candidates"])  # fewer than the limit, 100
+    assert all(
+        "possible_label_error" in shown for c in report["confusions"] for shown in c["shown"]
+    )
     classes = tuple(str(d) for d in range(10))
     got = read_predictions(prepared / "predictions.csv", classes)
     by_id = {int(s): i for i, s in enumerate(got.sample)}

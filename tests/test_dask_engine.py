@@ -124,7 +124,9 @@ def test_resharded_and_reordered_rows_give_the_same_state(tmp_path, scheduler):
     for source in (str(first), f"{second}/*.*"):
         shards = shard_paths(source)
         results.append(
-            dask_engine.evaluate_shards(shards, source, CLASSES, top_k=2, scheduler=scheduler)
+            dask_engine.evaluate_shards(
+                shards, source, CLASSES, top_k=2, calibration_bins=15, scheduler=scheduler
+            )
         )
     (state, digest), (other, other_digest) = results
     assert digest == other_digest == content_digest(p)
@@ -144,7 +146,10 @@ def test_the_combined_summaries_give_the_in_memory_payloads(tmp_path, with_proba
     p = predictions(2000, seed=7, proba=with_proba)
     source = write_shards(p, tmp_path / "shards", np.array_split(np.arange(2000), 5))
     bins = score_bins(len(CLASSES))
-    summaries = [summarize_shard(s, CLASSES, top_k=2, bins=bins) for s in shard_paths(source)]
+    summaries = [
+        summarize_shard(s, CLASSES, top_k=2, bins=bins, calibration_bins=15)
+        for s in shard_paths(source)
+    ]
     state, digest = combine(str(source), CLASSES, summaries)
     sharded = evaluate_state(state, EVALUATE_DEFAULTS, classes=CLASSES, digest=digest)
     in_memory = evaluate_in_memory(read_predictions(source, CLASSES), EVALUATE_DEFAULTS)
@@ -212,7 +217,10 @@ def test_bad_shards_are_refused_as_the_in_memory_reader_refuses_them(tmp_path):
     for name, source in bad_shards(tmp_path):
         with pytest.raises(PredictionsError) as expected:
             read_predictions(source, CLASSES)
-        summaries = [summarize_shard(p, CLASSES, top_k=2, bins=bins) for p in shard_paths(source)]
+        summaries = [
+            summarize_shard(p, CLASSES, top_k=2, bins=bins, calibration_bins=15)
+            for p in shard_paths(source)
+        ]
         with pytest.raises(PredictionsError) as sharded:
             combine(str(source), CLASSES, summaries)
         assert str(sharded.value) == str(expected.value), name

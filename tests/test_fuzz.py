@@ -379,6 +379,7 @@ def animal_columns(*, proba: bool = True) -> dict[str, pa.Array]:
 
 EVALUATE_PARAMS = (
     "evaluate:\n  top_confusions: 3\n  bootstrap_resamples: 100\n  bootstrap_seed: 0\n"
+    "  calibration_bins: 15\n"
 )
 
 
@@ -908,6 +909,7 @@ def _small_stage(section: str, params_file: Path, pipeline: Path, out: Path) -> 
     if section == "evaluate":
         names = ["metrics", "intervals", "confusion", "top-confusions", "pairwise"]
         names += ["confusion-plot", "confusion-normalized-plot", "pairwise-plot"]
+        names += ["calibration", "calibration-plot"]
         files = [item for name in names for item in (f"--{name}", out / f"{name}.out")]
         inputs = ["--predictions", pipeline / "predictions.csv"]
         return evaluate.main, [*common, *inputs, "--classes", pipeline / "classes.json", *files]
@@ -926,6 +928,7 @@ def _small_stage(section: str, params_file: Path, pipeline: Path, out: Path) -> 
         return explain.main, [*common, *data, *inputs, *files, "--examples-plot", out / "e.png"]
     if section == "examples":
         files = ["--examples", out / "e.json", "--examples-plot", out / "e.png"]
+        files += ["--label-issues", out / "l.json"]
         inputs = ["--predictions", pipeline / "predictions.csv"]
         return examples.main, [*common, *data, *inputs, *files]
     if section == "steps":

@@ -48,6 +48,7 @@ BOUNDS = {
     "evaluate.top_confusions": ("int", 1, 1_000_000),
     "evaluate.bootstrap_resamples": ("int", 100, 100_000),
     "evaluate.bootstrap_seed": SEED,
+    "evaluate.calibration_bins": ("int", 1, 1_000),
     "separability.maps": ("int", 0, 100),
     "attribution.examples": ("int", 0, 100),
     "attribution.max_samples": ("int", 1, 10**9),
@@ -57,6 +58,7 @@ BOUNDS = {
     "examples.cells": ("int", 1, 100),
     "examples.per_cell": ("int", 1, 20),
     "steps.max_samples": ("int", 1, 10**9),
+    "examples.label_issues_limit": ("int", 0, 10**9),
     "steps.train_eval_samples": ("int", 1, 10**9),
     "gate.min_accuracy": ("float", 0, 1),
     "gate.max_accuracy_drop": ("float", 0, 1),
@@ -114,6 +116,7 @@ def stage_argv(key: str, params_file: Path, out: Path) -> tuple:
     if section == "evaluate":
         names = ["metrics", "intervals", "confusion", "top-confusions", "pairwise"]
         names += ["confusion-plot", "confusion-normalized-plot", "pairwise-plot"]
+        names += ["calibration", "calibration-plot"]
         files = [item for name in names for item in (f"--{name}", f"{name}.out")]
         inputs = ["--predictions", str(predictions), "--classes", str(out / "classes.json")]
         return evaluate.main, [*common, *inputs, *_under(out, files)]
@@ -135,7 +138,7 @@ def stage_argv(key: str, params_file: Path, out: Path) -> tuple:
         inputs = ["--model", str(model), "--predictions", str(predictions)]
         return explain.main, [*common, "--data", str(data), *inputs, *_under(out, files)]
     if section == "examples":
-        files = ("--examples", "e.json", "--examples-plot", "e.png")
+        files = ("--examples", "e.json", "--examples-plot", "e.png", "--label-issues", "l.json")
         inputs = ["--predictions", str(predictions)]
         return examples.main, [*common, "--data", str(data), *inputs, *_under(out, files)]
     assert section == "gate", key

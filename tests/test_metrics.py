@@ -23,6 +23,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from digitwise.metrics import classification as metrics
 from digitwise.metrics.evaluation import preview_of
 from digitwise.metrics.reports import headline_metrics
+from digitwise.params import EVALUATE_DEFAULTS
 from digitwise.predictions.schema import Predictions
 
 RTOL = ATOL = 1e-12
@@ -617,7 +618,7 @@ def test_headline_metrics_match_sklearn(problem):
         classes=classes,
     )
     auc = metrics.pairwise_auc(y_true, proba)
-    result = headline_metrics(preview_of(predictions).scores, classes, auc)
+    result = headline_metrics(preview_of(predictions, EVALUATE_DEFAULTS).scores, classes, auc)
 
     expected = sklearn_summary(y_true, y_pred)
     expected["log_loss"] = skm.log_loss(y_true, y_proba=proba, labels=range(n_classes))
@@ -745,7 +746,9 @@ def test_label_only_headline_metrics_match_sklearn_and_leave_out_probabilities(p
         proba=None,
         classes=tuple(f"c{i}" for i in range(n_classes)),
     )
-    result = headline_metrics(preview_of(predictions).scores, predictions.classes, None)
+    result = headline_metrics(
+        preview_of(predictions, EVALUATE_DEFAULTS).scores, predictions.classes, None
+    )
     for name, value in sklearn_summary(y_true, y_pred).items():
         np.testing.assert_allclose(result[name], value, rtol=RTOL, atol=ATOL, equal_nan=True)
     for absent in ("log_loss", "top_2_accuracy", "auc_ovo_m", "predicted_not_argmax", "note"):

@@ -25,9 +25,11 @@ EVALUATE_OUTPUTS = {
     "--confusion": "confusion.json",
     "--top-confusions": "top_confusions.json",
     "--pairwise": "pairwise.json",
+    "--calibration": "calibration.json",
     "--confusion-plot": "figures/confusion_counts.png",
     "--confusion-normalized-plot": "figures/confusion_normalized.png",
     "--pairwise-plot": "figures/pairwise_accuracy.png",
+    "--calibration-plot": "figures/reliability_diagram.png",
 }
 
 

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_metrics import problems
 
+from digitwise.metrics import calibration as calibrated
 from digitwise.metrics import classification as metrics
 from digitwise.metrics.exact import SCALE_BITS, exact_mean, exact_sums
 from digitwise.metrics.state import (
@@ -108,7 +109,9 @@ def test_merged_shards_in_any_order_are_the_state_of_all_rows(problem, with_prob
     y_true, y_pred, proba, n_classes = problem
     proba = proba if with_proba else None
     bins = ScoreBins(2, 40)
-    whole = state_of(y_true, y_pred, proba, n_classes=n_classes, top_k=2, bins=bins)
+    whole = state_of(
+        y_true, y_pred, proba, n_classes=n_classes, top_k=2, bins=bins, calibration_bins=7
+    )
     cuts = sorted(data.draw(st.lists(st.integers(0, y_true.size), max_size=4)))
     order = np.array(data.draw(st.permutations(range(y_true.size))))
     rows = np.split(order, cuts)
@@ -120,6 +123,7 @@ def test_merged_shards_in_any_order_are_the_state_of_all_rows(problem, with_prob
             n_classes=n_classes,
             top_k=2,
             bins=bins,
+            calibration_bins=7,
         )
         for r in rows
     ]
@@ -133,8 +137,15 @@ def test_merged_shards_in_any_order_are_the_state_of_all_rows(problem, with_prob
     )
     scores = finish(merged)
     if proba is None:
-        assert scores.log_loss is None and scores.auc is None
+        assert scores.log_loss is None and scores.auc is None and scores.calibration is None
         return
+    # calibration's sums are exact too: the same errors, to the bit, however merged
+    calibration = calibrated.calibration(y_true, proba, n_bins=7)
+    assert (scores.calibration.ece, scores.calibration.classwise_ece) == (
+        calibration.ece,
+        calibration.classwise_ece,
+    )
+    np.testing.assert_array_equal(scores.calibration.mean_proba, calibration.mean_proba)
     # the finished scores are those of the functions on all rows, to the bit
     assert scores.log_loss == metrics.log_loss(y_true, proba)
     assert scores.top_k_accuracy == metrics.top_k_accuracy(y_true, proba, k=2)

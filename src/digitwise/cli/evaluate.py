@@ -53,7 +53,7 @@ def run_evaluate(
             drawn = evaluation
         else:  # the matrices first: drawn while the rest is computed
             predictions = read_predictions(predictions_path, classes)
-            drawn = preview_of(predictions)
+            drawn = preview_of(predictions, settings)
         kind = f"pairwise{'_label' if drawn.label_only else ''}_accuracy_heatmap"
         drawing = {
             "confusion_plot": drawer.submit("confusion_counts_heatmap", drawn.counts, classes),
@@ -64,6 +64,9 @@ def run_evaluate(
         # before the pairwise AUC: drawing the last heatmap after every metric would
         # leave the worker idle meanwhile, and make this process wait for it at the end
         drawing["pairwise_plot"] = drawer.submit(kind, drawn.pairwise, classes)
+        drawing["calibration_plot"] = drawer.submit(
+            "reliability_diagram", drawn.calibration, classes
+        )
         if engine != "dask":
             evaluation = evaluate(predictions, settings, preview=drawn)
         warning = argmax_warning(evaluation)

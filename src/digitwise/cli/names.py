@@ -8,9 +8,11 @@ EVALUATE_OUTPUTS = {
     "confusion": "confusion.json",
     "top_confusions": "top_confusions.json",
     "pairwise": "pairwise.json",
+    "calibration": "calibration.json",
     "confusion_plot": "figures/confusion_counts.png",
     "confusion_normalized_plot": "figures/confusion_normalized.png",
     "pairwise_plot": "figures/pairwise_accuracy.png",
+    "calibration_plot": "figures/reliability_diagram.png",
 }
 
 # digitwise compare

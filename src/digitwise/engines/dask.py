@@ -34,12 +34,25 @@ def evaluate(
     scheduler: str | None,
 ) -> Evaluation:
     """``metrics.evaluation.evaluate`` of the rows of ``shards``, on Dask."""
-    state, digest = evaluate_shards(shards, source, classes, top_k=TOP_K, scheduler=scheduler)
+    state, digest = evaluate_shards(
+        shards,
+        source,
+        classes,
+        top_k=TOP_K,
+        calibration_bins=settings.calibration_bins,
+        scheduler=scheduler,
+    )
     return evaluate_state(state, settings, classes=classes, digest=digest)
 
 
 def evaluate_shards(
-    shards: list[Path], source: str, classes: tuple[str, ...], *, top_k: int, scheduler: str | None
+    shards: list[Path],
+    source: str,
+    classes: tuple[str, ...],
+    *,
+    top_k: int,
+    calibration_bins: int,
+    scheduler: str | None,
 ) -> tuple[EvaluationState, str]:
     """The merged state and content digest of ``shards`` (``reading.shard_paths`` of
     ``source``), on the scheduler at ``scheduler``, or on a local cluster when None."""
@@ -49,7 +62,13 @@ def evaluate_shards(
     bins = score_bins(len(classes))
     with _client(distributed, scheduler) as client:
         summaries = client.map(
-            summarize_shard, shards, classes=classes, top_k=top_k, bins=bins, pure=False
+            summarize_shard,
+            shards,
+            classes=classes,
+            top_k=top_k,
+            bins=bins,
+            calibration_bins=calibration_bins,
+            pure=False,
         )
         combined = client.submit(combine, str(source), classes, summaries, pure=False)
         return combined.result()  # a shard's UserError is raised here, as it was

@@ -30,7 +30,7 @@ class ShardSummary:
 
 
 def summarize_shard(
-    path: Path, classes: tuple[str, ...], *, top_k: int, bins: ScoreBins
+    path: Path, classes: tuple[str, ...], *, top_k: int, bins: ScoreBins, calibration_bins: int
 ) -> ShardSummary:
     """Read and validate one shard, as the in-memory reader does, and summarise it."""
     try:
@@ -38,7 +38,13 @@ def summarize_shard(
     except UserError as error:  # returned, not raised: ``combine`` picks the first
         return ShardSummary(path=path, error=error)
     state = state_of(
-        part.actual, part.predicted, part.proba, n_classes=len(classes), top_k=top_k, bins=bins
+        part.actual,
+        part.predicted,
+        part.proba,
+        n_classes=len(classes),
+        top_k=top_k,
+        bins=bins,
+        calibration_bins=calibration_bins,
     )
     return ShardSummary(
         path=path,

@@ -53,11 +53,22 @@ def examples_report(
                 "count": cell.count,
                 "shown": [
                     {"sample": sample, "proba_predicted": proba}
-                    for sample, proba in zip(cell.samples, cell.proba, strict=True)
+                    | ({"possible_label_error": flag} if cell.label_errors else {})
+                    for sample, proba, flag in zip(
+                        cell.samples,
+                        cell.proba,
+                        cell.label_errors or (None,) * len(cell.samples),
+                        strict=True,
+                    )
                 ],
                 "actual_example": example(cell.true_example),
                 "predicted_example": example(cell.predicted_example),
             }
+            | (
+                {}
+                if cell.n_label_errors is None
+                else {"possible_label_errors": cell.n_label_errors}
+            )
             for rank, cell in enumerate(selected, start=1)
         ],
     }

@@ -44,6 +44,9 @@ class CellExamples:
     proba: tuple[float, ...]  # their probability of the predicted class
     true_example: ClassExample
     predicted_example: ClassExample
+    # likely label errors (``label_issues.mark_cells``): per shown mistake, and in the cell
+    label_errors: tuple[bool, ...] = ()
+    n_label_errors: int | None = None  # None: not looked for
 
 
 def select_examples(predictions: Predictions, *, cells: int, per_cell: int) -> list[CellExamples]:

@@ -16,15 +16,17 @@ from typing import Any
 
 
 def draw_png(kind: str, matrix: Any, classes: tuple[str, ...]) -> bytes:
-    """PNG bytes of ``heatmaps.<kind>(matrix, classes)``."""
-    from digitwise.figures import heatmaps
+    """PNG bytes of ``heatmaps.<kind>(matrix, classes)``, or of
+    ``calibration.reliability_diagram`` (whose "matrix" is the finished calibration)."""
+    from digitwise.figures import calibration, heatmaps
     from digitwise.io.outputs import png_bytes
 
-    return png_bytes(getattr(heatmaps, kind)(matrix, classes))
+    module = calibration if kind == "reliability_diagram" else heatmaps
+    return png_bytes(getattr(module, kind)(matrix, classes))
 
 
 def _import_drawing() -> None:
-    from digitwise.figures import heatmaps  # noqa: F401  matplotlib: paid in the worker
+    from digitwise.figures import calibration, heatmaps  # noqa: F401  paid in the worker
     from digitwise.io import outputs  # noqa: F401
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from digitwise import params
+from digitwise.metrics import calibration as calibrated
 from digitwise.metrics import classification as metrics
 from digitwise.metrics.reports import (
     TOP_K,
@@ -33,6 +34,7 @@ class Evaluation:
     pairwise: np.ndarray  # (K, K) probability-based pairwise accuracy, or label-based
     label_only: bool  # no probabilities: ``pairwise`` is the label-based matrix
     payloads: dict[str, Any]  # output name -> JSON payload
+    calibration: calibrated.Calibration | None = None  # None: no probabilities
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,12 @@ class Preview:
     pairwise: np.ndarray
     label_only: bool
 
+    @property
+    def calibration(self) -> calibrated.Calibration | None:
+        return self.scores.calibration
 
-def preview_of(predictions: Predictions) -> Preview:
+
+def preview_of(predictions: Predictions, settings: params.EvaluateParams) -> Preview:
     """The scores of the mergeable state (``metrics.state``) of all the rows as one
     shard, so this path and a sharded one agree to the bit, and the matrices drawn."""
     state = state_of(
@@ -54,6 +60,7 @@ def preview_of(predictions: Predictions) -> Preview:
         predictions.proba,
         n_classes=len(predictions.classes),
         top_k=TOP_K,
+        calibration_bins=settings.calibration_bins,
     )
     scores = finish(state)
     return Preview(scores, scores.counts, pairwise_matrix(scores), predictions.proba is None)
@@ -75,7 +82,7 @@ def evaluate(
 ) -> Evaluation:
     """``preview`` (``preview_of(predictions)``), when the caller has it: a caller drawing
     meanwhile computes it first. The per-pair AUC is exact, from the scores themselves."""
-    scores = (preview or preview_of(predictions)).scores
+    scores = (preview or preview_of(predictions, settings)).scores
     auc = None
     if predictions.proba is not None:
         auc = metrics.pairwise_auc(predictions.actual, predictions.proba)
@@ -128,13 +135,27 @@ def evaluate_scores(
     if auc_error_bound is not None:
         payloads["metrics"]["auc_ovo_m_error_bound"] = metrics.m_measure(auc_error_bound)
         payloads["pairwise"] |= binned_auc_report(auc_error_bound)
+    calibration = scores.calibration
+    payloads["calibration"] = calibration_payload(calibration, classes)
+    if calibration is not None:
+        payloads["metrics"] |= {"ece": calibration.ece, "classwise_ece": calibration.classwise_ece}
     return Evaluation(
         classes=classes,
         counts=counts,
         pairwise=pairwise,
         label_only=scores.pairwise_accuracy is None,
         payloads=payloads,
+        calibration=calibration,
     )
+
+
+def calibration_payload(
+    calibration: calibrated.Calibration | None, classes: tuple[str, ...]
+) -> dict[str, Any]:
+    """``calibration.json``: the bins, or the note that a label-only set has none."""
+    if calibration is None:
+        return {"note": calibrated.LABEL_ONLY_NOTE}
+    return calibrated.calibration_report(calibration, classes)
 
 
 def summary_lines(evaluation: Evaluation) -> list[str]:

@@ -19,7 +19,7 @@ import numpy as np
 
 SCALE_BITS = 1126  # 2**-1126 * 2**52 is the smallest subnormal, 2**-1074
 _HALF = 2.0**26
-_ROWS_PER_CALL = 2**22
+ROWS_PER_CALL = _ROWS_PER_CALL = 2**22
 
 
 def exact_sums(
@@ -29,33 +29,74 @@ def exact_sums(
 
     values: (n,) finite float64; groups: (n,) ints in 0..n_groups-1, or None (one group).
     """
-    totals = [0] * n_groups
     values = np.asarray(values, dtype=np.float64).ravel()
-    for start in range(0, values.size, _ROWS_PER_CALL):
-        chunk = values[start : start + _ROWS_PER_CALL]
-        group = None if groups is None else np.asarray(groups).ravel()[start : start + chunk.size]
-        _add_chunk(totals, chunk, group, n_groups)
-    return totals
+    all_groups = None if groups is None else np.asarray(groups).ravel()
+    chunks = (
+        (
+            values[start : start + _ROWS_PER_CALL],
+            None if all_groups is None else all_groups[start : start + _ROWS_PER_CALL],
+        )
+        for start in range(0, values.size, _ROWS_PER_CALL)
+    )
+    return exact_sums_of_chunks(chunks, n_groups=n_groups)
 
 
-def _add_chunk(totals: list[int], values: np.ndarray, groups, n_groups: int) -> None:
-    mantissa, exponent = np.frexp(values)
-    integer = mantissa * 2.0**53  # exact: |integer| < 2**53, a whole number
-    high = np.trunc(integer / _HALF)  # exact: a power-of-two division, then whole part
-    low = integer - high * _HALF  # exact: |low| < 2**26
-    lowest = int(exponent.min(initial=0))
-    slots = int(exponent.max(initial=0)) - lowest + 1
-    key = exponent - lowest
-    if groups is not None:
-        key = groups.astype(np.int64) * slots + key
-    size = n_groups * slots
-    high_sums = np.bincount(key, weights=high, minlength=size).reshape(n_groups, slots)
-    low_sums = np.bincount(key, weights=low, minlength=size).reshape(n_groups, slots)
-    for g, slot in zip(*np.nonzero((high_sums != 0) | (low_sums != 0)), strict=True):
-        # value = integer * 2**(e - 53); times 2**SCALE_BITS: shifted by e - 53 + SCALE_BITS
-        shift = int(slot) + lowest - 53 + SCALE_BITS
-        combined = (int(high_sums[g, slot]) << 26) + int(low_sums[g, slot])
-        totals[g] += combined << shift
+def exact_sums_of_chunks(chunks, *, n_groups: int = 1) -> list[int]:
+    """``exact_sums`` of values that come in ``(values, groups)`` chunks of at most
+    ``_ROWS_PER_CALL`` values each (``groups`` None: one group).
+
+    The halves' sums are kept per (group, exponent) in int64 across chunks (below 2**49
+    each chunk, so exact for up to 2**14 chunks), and turned into Python integers once,
+    at the end.
+    """
+    lowest, high_sums, low_sums = 0, np.zeros((n_groups, 0), np.int64), None
+    low_sums = high_sums.copy()
+    for chunk, group in chunks:
+        if chunk.size > _ROWS_PER_CALL:
+            raise ValueError(f"chunks of at most {_ROWS_PER_CALL} values, not {chunk.size}")
+        if chunk.size == 0:
+            continue
+        mantissa, exponent = np.frexp(chunk)
+        integer = mantissa * 2.0**53  # exact: |integer| < 2**53, a whole number
+        high = np.trunc(integer / _HALF)  # exact: a power-of-two division, then whole part
+        low = integer - high * _HALF  # exact: |low| < 2**26
+        chunk_lowest = int(exponent.min())
+        slots = int(exponent.max()) - chunk_lowest + 1
+        key = exponent - chunk_lowest
+        if group is not None:
+            key = group.astype(np.int64) * slots + key
+        size = n_groups * slots
+        chunk_high = np.bincount(key, weights=high, minlength=size).reshape(n_groups, slots)
+        chunk_low = np.bincount(key, weights=low, minlength=size).reshape(n_groups, slots)
+        lowest, (high_sums, low_sums) = _widen(lowest, (high_sums, low_sums), chunk_lowest, slots)
+        offset = chunk_lowest - lowest
+        high_sums[:, offset : offset + slots] += chunk_high.astype(np.int64)
+        low_sums[:, offset : offset + slots] += chunk_low.astype(np.int64)
+    if high_sums.shape[1] == 0:
+        return [0] * n_groups
+    # value = integer * 2**(e - 53); times 2**SCALE_BITS: shifted by e - 53 + SCALE_BITS
+    scales = np.empty(high_sums.shape[1], dtype=object)
+    scales[:] = [1 << (lowest + slot - 53 + SCALE_BITS) for slot in range(len(scales))]
+    combined = high_sums.astype(object) * (1 << 26) + low_sums.astype(object)
+    return [int(total) for total in (combined * scales).sum(axis=1)]
+
+
+def _widen(lowest: int, sums: tuple[np.ndarray, ...], chunk_lowest: int, slots: int):
+    """The per-exponent sums ``sums`` (starting at exponent ``lowest``) widened to hold
+    exponents ``chunk_lowest .. chunk_lowest + slots - 1`` too."""
+    width = sums[0].shape[1]
+    if width == 0:
+        return chunk_lowest, tuple(np.zeros((s.shape[0], slots), np.int64) for s in sums)
+    new_lowest = min(lowest, chunk_lowest)
+    new_width = max(lowest + width, chunk_lowest + slots) - new_lowest
+    if (new_lowest, new_width) == (lowest, width):
+        return lowest, sums
+    widened = []
+    for s in sums:
+        w = np.zeros((s.shape[0], new_width), np.int64)
+        w[:, lowest - new_lowest : lowest - new_lowest + width] = s
+        widened.append(w)
+    return new_lowest, tuple(widened)
 
 
 def exact_mean(total: int, count: int) -> float:

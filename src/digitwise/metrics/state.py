@@ -15,10 +15,13 @@ confusion counts (``metrics.intervals``). Other sums, such as calibration's per-
 confidences, fit the same scheme: integer counts, and ``exact.exact_sums`` per bin.
 """
 
+import functools
+import operator
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from digitwise.metrics import calibration as calibrated
 from digitwise.metrics import classification as metrics
 from digitwise.metrics.exact import exact_mean
 
@@ -81,6 +84,8 @@ class EvaluationState:
     # (K, K, B) int64 [true class, score column, bin of that column's score], or None
     histograms: np.ndarray | None = None
     bins: ScoreBins | None = None
+    # calibration's per-bin counts and exact sums (``metrics.calibration``), or None
+    calibration: calibrated.CalibrationSums | None = None
 
 
 def state_of(
@@ -91,8 +96,10 @@ def state_of(
     n_classes: int,
     top_k: int,
     bins: ScoreBins | None = None,
+    calibration_bins: int | None = None,
 ) -> EvaluationState:
-    """The state of one shard's rows; with ``bins``, the score histograms too."""
+    """The state of one shard's rows; with ``bins``, the score histograms too; with
+    ``calibration_bins``, calibration's sums over that many equal-width bins."""
     counts = metrics.confusion_matrix(y_true, y_pred, n_classes=n_classes)
     if y_proba is None:
         return EvaluationState(counts=counts, with_proba=False, top_k=top_k)
@@ -107,6 +114,9 @@ def state_of(
         wins=metrics.pairwise_wins(y_true, y_proba),
         histograms=None if bins is None else score_histograms(y_true, y_proba, bins),
         bins=bins,
+        calibration=None
+        if calibration_bins is None
+        else calibrated.calibration_sums(y_true, y_proba, n_bins=calibration_bins),
     )
 
 
@@ -127,7 +137,9 @@ def score_histograms(y_true: np.ndarray, y_proba: np.ndarray, bins: ScoreBins) -
 def merge(states: list[EvaluationState]) -> EvaluationState:
     """One state of all the rows; the same in any order of ``states`` (integer sums)."""
     first = states[0]
-    shapes = {(s.with_proba, s.top_k, s.bins, s.counts.shape) for s in states}
+    shapes = {
+        (s.with_proba, s.top_k, s.bins, s.counts.shape, s.calibration is None) for s in states
+    }
     if len(shapes) != 1:
         raise ValueError(f"states of different evaluations cannot be merged: {shapes}")
     merged = replace(first, counts=sum(s.counts for s in states))
@@ -140,6 +152,9 @@ def merge(states: list[EvaluationState]) -> EvaluationState:
         not_argmax=sum(s.not_argmax for s in states),
         wins=sum(s.wins for s in states),
         histograms=None if first.histograms is None else sum(s.histograms for s in states),
+        calibration=None
+        if first.calibration is None
+        else functools.reduce(operator.add, (s.calibration for s in states)),
     )
 
 
@@ -154,6 +169,7 @@ class Scores:
     pairwise_accuracy: np.ndarray | None = None
     auc: np.ndarray | None = None  # binned, from the histograms; None without them
     auc_error_bound: np.ndarray | None = None  # |binned - exact| <= this, per pair
+    calibration: calibrated.Calibration | None = None
 
 
 def finish(state: EvaluationState) -> Scores:
@@ -172,6 +188,7 @@ def finish(state: EvaluationState) -> Scores:
         pairwise_accuracy=metrics.pairwise_accuracy_of_wins(state.wins, counts),
         auc=auc,
         auc_error_bound=bound,
+        calibration=None if state.calibration is None else calibrated.finish(state.calibration),
     )
 
 

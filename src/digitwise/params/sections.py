@@ -82,10 +82,13 @@ class EvaluateParams:
     top_confusions: int
     bootstrap_resamples: int  # for the 95% confidence intervals of the headline metrics
     bootstrap_seed: int
+    calibration_bins: int  # equal-width bins of the calibration errors and diagram
 
 
 # What the digitwise command uses without --params; params.yaml holds the same values.
-EVALUATE_DEFAULTS = EvaluateParams(top_confusions=10, bootstrap_resamples=1000, bootstrap_seed=0)
+EVALUATE_DEFAULTS = EvaluateParams(
+    top_confusions=10, bootstrap_resamples=1000, bootstrap_seed=0, calibration_bins=15
+)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class AttributionParams:
 class ExamplesParams:
     cells: int  # most frequent off-diagonal confusion cells shown
     per_cell: int  # misclassified images shown per cell
+    label_issues_limit: int  # candidate label errors listed in label_issues.json
 
 
 @dataclass(frozen=True)
@@ -219,6 +223,9 @@ def evaluate_params(raw: Mapping[str, Any]) -> EvaluateParams:
         "top_confusions": integer(minimum=1, maximum=1_000_000),
         "bootstrap_resamples": integer(minimum=100, maximum=100_000),
         "bootstrap_seed": seed_value,
+        # one bin is the plain gap between mean confidence and accuracy; beyond a
+        # thousand, bins hold too few samples to estimate anything
+        "calibration_bins": integer(minimum=1, maximum=1_000),
     }
     return EvaluateParams(**_section(raw, "evaluate", schema))
 
@@ -252,6 +259,7 @@ def examples_params(raw: Mapping[str, Any]) -> ExamplesParams:
     schema = {
         "cells": integer(minimum=1, maximum=MAX_FIGURE_ROWS),
         "per_cell": integer(minimum=1, maximum=20),
+        "label_issues_limit": integer(minimum=0, maximum=MAX_COUNT),
     }
     return ExamplesParams(**_section(raw, "examples", schema))
 

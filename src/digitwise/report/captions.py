@@ -21,11 +21,21 @@ FIGURES: dict[str, tuple[str, str]] = {
         "a higher probability than the other one: a low cell is a specific confusion, a low "
         "row a class ranked badly against many others, a blank cell undefined.",
     ),
+    "reliability_diagram": (
+        "Calibration (reliability diagram)",
+        "The samples binned by their largest probability, each bar the bin's accuracy and "
+        "its red dot the bin's mean confidence, so a bar above the dashed diagonal is a "
+        "model less sure than it should be and one below a model too sure (the grey bars "
+        "count the samples per bin), and on the right the same for each class on its own: "
+        "the share of the class against the mean probability given to it.",
+    ),
     "confusion_examples": (
         "Examples of the most frequent confusions",
         "Each row is one off-diagonal cell of the confusion matrix: a correct sample of the "
-        "true class, then the misclassified samples with the probability given to the wrong "
-        "class, then a correct sample of the predicted class.",
+        "true class (framed green), then the misclassified samples (red) with the "
+        "probability given to the wrong class, then a correct sample of the predicted class; "
+        "a mistake marked possible label error is likelier a wrong label than a wrong "
+        "prediction (confident learning).",
     ),
     "separability": (
         "One-pixel separability",
@@ -74,6 +84,11 @@ LABEL_ONLY_FIGURES: dict[str, tuple[str, str]] = {
         "Cell (a, b) is the share predicted right among the samples whose true class is a or "
         "b and whose prediction is a or b, and the diagonal each class's recall (there are no "
         "probabilities to rank by): a low cell is a specific confusion, a blank cell undefined.",
+    ),
+    "reliability_diagram": (
+        "Calibration",
+        "Calibration compares probabilities with frequencies; the predictions have none, so "
+        "the figure only says so.",
     ),
 }
 

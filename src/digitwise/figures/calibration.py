@@ -1,0 +1,153 @@
+"""The reliability diagram: how far the probabilities are from the frequencies they claim.
+
+Left, the top label: per equal-width bin of confidence (the largest probability), the
+accuracy as a bar against the bin's mean confidence (the diagonal is perfect
+calibration), and beneath it a bar of the samples in each bin. Right, up to
+``MAX_CLASS_PANELS`` classes, one small panel per class: its one-vs-rest curve, the
+share of class k against the mean p(k) in each bin of p(k). Drawing only: nothing here
+saves.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from digitwise.figures.images import panel_grid_shape, show_empty
+from digitwise.metrics.calibration import LABEL_ONLY_NOTE, Calibration, bin_edges
+
+MAX_CLASS_PANELS = 12  # beyond this, small multiples are too small to read
+BAR_COLOUR = "#4c72b0"  # seaborn's deep blue, as the heatmaps use seaborn's look
+GAP_COLOUR = "#c44e52"
+CLASS_PANEL = 1.5  # inches
+MAIN_WIDTH = 4.2
+
+
+def reliability_diagram(calibration: Calibration | None, classes: Sequence[str]) -> Figure:
+    """The top-label diagram with its counts, and per-class curves for <= 12 classes.
+
+    ``calibration`` None (predictions without probabilities): a figure that says so.
+    """
+    if calibration is None:
+        return _note_figure(LABEL_ONLY_NOTE)
+    per_class = len(classes) <= MAX_CLASS_PANELS
+    rows, cols = panel_grid_shape(len(classes)) if per_class else (0, 0)
+    width = MAIN_WIDTH + 1.0 + (cols * CLASS_PANEL + 0.6 if per_class else 0)
+    height = max(5.2, rows * (CLASS_PANEL + 0.45) + 0.9)
+    figure = Figure(figsize=(width, height))
+    FigureCanvasAgg(figure)
+    main_right = (MAIN_WIDTH + 0.7) / width
+    grid = figure.add_gridspec(
+        2,
+        1,
+        height_ratios=(3, 1),
+        left=0.7 / width,
+        right=main_right,
+        bottom=0.6 / height,
+        top=1 - 0.6 / height,
+        hspace=0.08,
+    )
+    top, counts = figure.add_subplot(grid[0]), figure.add_subplot(grid[1])
+    draw_top_label(top, counts, calibration)
+    if per_class:
+        class_grid = figure.add_gridspec(
+            rows,
+            cols,
+            left=main_right + 0.55 / width,
+            right=1 - 0.15 / width,
+            bottom=0.6 / height,
+            top=1 - 0.6 / height,
+            wspace=0.25,
+            hspace=0.55,
+        )
+        for k, name in enumerate(classes):
+            ax = figure.add_subplot(class_grid[k // cols, k % cols])
+            draw_class_curve(ax, calibration, k, name, bottom=k + cols >= len(classes))
+            if k % cols == 0:
+                ax.set_ylabel("share of the class", fontsize=7)
+    figure.suptitle(
+        f"Calibration: ECE {calibration.ece:.4f}, classwise ECE "
+        f"{calibration.classwise_ece:.4f} ({calibration.sums.n_bins} bins)",
+        fontsize=11,
+    )
+    if not per_class:
+        figure.text(
+            0.5,
+            0.01,
+            f"per-class curves are drawn up to {MAX_CLASS_PANELS} classes; "
+            "calibration.json holds every class's bins",
+            ha="center",
+            fontsize=8,
+        )
+    return figure
+
+
+def draw_top_label(ax: Axes, counts_ax: Axes, calibration: Calibration) -> None:
+    """Accuracy per bin as bars, the gap to the mean confidence, the diagonal; counts below."""
+    edges = bin_edges(calibration.sums.n_bins)
+    left, widths = edges[:-1], np.diff(edges)
+    filled = calibration.sums.counts > 0
+    accuracy = np.where(filled, calibration.accuracy, 0.0)
+    confidence = calibration.mean_confidence
+    ax.bar(
+        left,
+        accuracy,
+        width=widths,
+        align="edge",
+        color=BAR_COLOUR,
+        edgecolor="white",
+        label="accuracy",
+    )
+    ax.scatter(
+        confidence[filled],
+        accuracy[filled],
+        s=14,
+        color=GAP_COLOUR,
+        zorder=3,
+        label="mean confidence",
+    )
+    for x, y in zip(confidence[filled], accuracy[filled], strict=True):
+        ax.plot([x, x], [y, x], color=GAP_COLOUR, linewidth=1, zorder=3)
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.4", linewidth=1, label="calibrated")
+    ax.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy")
+    ax.set_title("Top label: accuracy against confidence", fontsize=10)
+    ax.tick_params(labelbottom=False)
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    counts_ax.bar(
+        left, calibration.sums.counts, width=widths, align="edge", color="0.55", edgecolor="white"
+    )
+    counts_ax.set(xlim=(0, 1), xlabel="confidence (largest probability)", ylabel="samples")
+    if calibration.sums.counts.max(initial=0) > 0:
+        counts_ax.set_yscale("log")
+
+
+def draw_class_curve(
+    ax: Axes, calibration: Calibration, k: int, name: str, *, bottom: bool
+) -> None:
+    """Class k one-vs-rest: share of class k against mean p(k), per non-empty bin."""
+    filled = calibration.sums.class_counts[k] > 0
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=0.8)
+    ax.plot(
+        calibration.mean_proba[k][filled],
+        calibration.positive_rate[k][filled],
+        marker="o",
+        markersize=3,
+        color=BAR_COLOUR,
+        linewidth=1,
+    )
+    ax.set(xlim=(0, 1), ylim=(0, 1), xticks=[0, 0.5, 1], yticks=[0, 0.5, 1])
+    ax.set_xticklabels(["0", "0.5", "1"])
+    ax.set_yticklabels(["0", "0.5", "1"])
+    ax.tick_params(labelsize=7, labelbottom=bottom)
+    ax.set_title(f"{name}: ECE {calibration.class_ece[k]:.3f}", fontsize=8)
+    if bottom:
+        ax.set_xlabel(f"mean p({name})", fontsize=7)
+
+
+def _note_figure(text: str) -> Figure:
+    figure = Figure(figsize=(6, 1.2))
+    FigureCanvasAgg(figure)
+    show_empty(figure.subplots(), text)
+    return figure
