@@ -8,6 +8,7 @@ EVALUATE_OUTPUTS = {
     "confusion": "confusion.json",
     "top_confusions": "top_confusions.json",
     "pairwise": "pairwise.json",
+    "per_class": "per_class.json",
     "confusion_plot": "figures/confusion_counts.png",
     "confusion_normalized_plot": "figures/confusion_normalized.png",
     "pairwise_plot": "figures/pairwise_accuracy.png",

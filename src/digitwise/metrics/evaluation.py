@@ -16,6 +16,7 @@ from digitwise.metrics.reports import (
     headline_metrics,
     intervals_report,
     pairwise_report,
+    per_class_report,
     top_confusions_report,
 )
 from digitwise.predictions.schema import Predictions, content_digest
@@ -69,6 +70,7 @@ def evaluate(
         | {"predictions_sha256": content_digest(predictions)},
         "top_confusions": top_confusions_report(counts, classes, limit=settings.top_confusions),
         "pairwise": pairwise_report(pairwise if auc is None else None, accuracy, auc, classes),
+        "per_class": per_class_report(counts, classes),
     }
     return Evaluation(
         classes=classes,
