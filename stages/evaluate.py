@@ -24,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--top-confusions", required=True, help="ranked confusions JSON to write")
     parser.add_argument("--pairwise", required=True, help="pairwise accuracy and AUC JSON to write")
     parser.add_argument("--calibration", required=True, help="calibration bins JSON to write")
+    parser.add_argument("--per-class", required=True, help="per-class scores JSON to write")
     parser.add_argument("--confusion-plot", required=True, help="PNG of the counts")
     parser.add_argument("--confusion-normalized-plot", required=True, help="PNG of the shares")
     parser.add_argument("--pairwise-plot", required=True, help="PNG of pairwise accuracy")

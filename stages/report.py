@@ -18,6 +18,7 @@ from digitwise.cli.report import run_report
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--metrics", required=True, help="headline metrics JSON (evaluate)")
+    parser.add_argument("--per-class", help="per-class scores JSON (evaluate)")
     parser.add_argument("--top-confusions", required=True, help="ranked confusions JSON")
     parser.add_argument("--figures", required=True, help="directory of PNG figures, all shown")
     parser.add_argument("--out", required=True, help="HTML file to write")
@@ -34,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     run_report(
         metrics_path=args.metrics,
+        per_class_path=args.per_class,
         top_confusions_path=args.top_confusions,
         figures_dir=args.figures,
         out=args.out,

@@ -63,14 +63,20 @@ def all_outputs() -> set[str]:
 
 
 def test_metrics_and_every_figure_are_declared_at_the_top():
-    assert PIPELINE["metrics"] == ["reports/metrics.json", "reports/intervals.json"]
+    assert PIPELINE["metrics"] == ["reports/metrics.json"]
     images = {p for p in PIPELINE["plots"] if isinstance(p, str)}
     assert images == {p for p in all_outputs() if p.endswith(".png")}
     specs = [next(iter(p.values())) for p in PIPELINE["plots"] if isinstance(p, dict)]
     templates = [spec for spec in specs if "template" in spec]
-    assert {t["template"] for t in templates} == {"confusion", "confusion_normalized"}
+    confusions = [t for t in templates if t["template"].startswith("confusion")]
+    assert {t["template"] for t in confusions} == {"confusion", "confusion_normalized"}
     assert all(
-        t["x"] == "predicted" and t["y"] == {"data/predictions.csv": "actual"} for t in templates
+        t["x"] == "predicted" and t["y"] == {"data/predictions.csv": "actual"} for t in confusions
     )
+    # the per-class scores: one horizontal bar chart each, a bar per class
+    bars = [t for t in templates if t not in confusions]
+    assert {t["template"] for t in bars} == {"bar_horizontal_sorted"}
+    assert sorted(t["x"] for t in bars) == ["f1", "precision", "recall"]
+    assert all(t["y"] == {"reports/per_class.json": "class"} for t in bars)
     curves = {file for spec in specs if "template" not in spec for file in spec["y"]}
     assert curves == {p for p in all_outputs() if p.startswith("reports/steps/")}

@@ -907,7 +907,7 @@ def _small_stage(section: str, params_file: Path, pipeline: Path, out: Path) -> 
     if section == "train":
         return train.main, [*common, *data, "--model", out / "model.skops"]
     if section == "evaluate":
-        names = ["metrics", "intervals", "confusion", "top-confusions", "pairwise"]
+        names = ["metrics", "intervals", "confusion", "top-confusions", "pairwise", "per-class"]
         names += ["confusion-plot", "confusion-normalized-plot", "pairwise-plot"]
         names += ["calibration", "calibration-plot"]
         files = [item for name in names for item in (f"--{name}", out / f"{name}.out")]
@@ -1226,6 +1226,7 @@ def test_a_mutated_model_file_is_read_or_refused_naming_it(pipeline, tmp_path, n
 JSON_READERS = {  # file -> the commands that read it
     "classes.json": ("evaluate", "compare"),
     "metrics.json": ("gate", "gate with comparison", "report"),
+    "per_class.json": ("report",),
     "confusion.json": ("gate with comparison", "report with comparison"),
     "top_confusions.json": ("report",),
     "intervals.json": ("report",),
@@ -1368,12 +1369,9 @@ FOUND = {  # case: (what makes the input, main and argv; the error line, None: e
         ),
         r"top_confusions\[0\]\.actual must be a non-empty string of characters; got '\\ud800'",
     ),
-    "half a surrogate as a per_class name": (
-        _edited(
-            "evaluation/metrics.json",
-            lambda p: p["per_class"].update({HALF: p["per_class"].pop("0")}),
-        ),
-        r"metrics\.json: each name in per_class must be a non-empty string of characters",
+    "half a surrogate as a class name in per_class": (
+        _edited("evaluation/per_class.json", lambda p: p[0].update({"class": HALF})),
+        r"per_class\.json: \[0\]\.class must be a non-empty string of characters",
     ),
     "half a surrogate as a per_class_recall name": (
         _edited(

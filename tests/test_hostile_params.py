@@ -114,7 +114,7 @@ def stage_argv(key: str, params_file: Path, out: Path) -> tuple:
         files = ("--accuracy", "a.csv", "--loss", "l.csv", "--confusion-plot", "c.png")
         return steps.main, [*common, "--data", str(data), *_under(out, files)]
     if section == "evaluate":
-        names = ["metrics", "intervals", "confusion", "top-confusions", "pairwise"]
+        names = ["metrics", "intervals", "confusion", "top-confusions", "pairwise", "per-class"]
         names += ["confusion-plot", "confusion-normalized-plot", "pairwise-plot"]
         names += ["calibration", "calibration-plot"]
         files = [item for name in names for item in (f"--{name}", f"{name}.out")]

@@ -69,8 +69,8 @@ def test_mnist_format_files_through_every_stage(idx_repo):
     }
     # the class names read naturally in every file
     assert json.loads((repo / "data/prepared/classes.json").read_text()) == FASHION
-    metrics = json.loads((repo / "reports/metrics.json").read_text())
-    assert set(metrics["per_class"]) == set(FASHION)
+    per_class = json.loads((repo / "reports/per_class.json").read_text())
+    assert [row["class"] for row in per_class] == FASHION
     header = (repo / "data/predictions.csv").read_text().splitlines()[0]
     assert header == "sample,actual,predicted," + ",".join(
         f'"proba_{name}"' if "," in name else f"proba_{name}" for name in FASHION

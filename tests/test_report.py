@@ -674,7 +674,10 @@ BAD_INPUTS = {
         edit_json("metrics", put(20.0, "n_samples")),
         r"n_samples must be an integer >= 0",
     ),
-    "per_class missing": (edit_json("metrics", delete("per_class")), r"per_class is missing"),
+    "per_class missing": (
+        edit_json("metrics", delete("per_class")),
+        r"metrics\.json: has no per_class, and no per-class file \(per_class\.json\) was given",
+    ),
     "per_class empty": (
         edit_json("metrics", put({}, "per_class")),
         r"per_class must name at least one class",
@@ -912,7 +915,7 @@ def real_intervals() -> dict[str, Any]:
 def real_report(tmp_path_factory) -> tuple[Path, list[bytes]]:
     """The report of the committed reports/ files (copied), with every optional part."""
     directory = tmp_path_factory.mktemp("real")
-    for name in ("metrics.json", "top_confusions.json"):
+    for name in ("metrics.json", "per_class.json", "top_confusions.json"):
         shutil.copy(REPORTS / name, directory / name)
     shutil.copytree(REPORTS / "figures", directory / "figures")
     write_json(directory / "intervals.json", real_intervals())
@@ -926,6 +929,7 @@ def real_report(tmp_path_factory) -> tuple[Path, list[bytes]]:
     shutil.copy(REPORTS / "figures" / "confusion_counts.png", directory / "delta.png")
     out = directory / "report.html"
     args = ["--metrics", str(directory / "metrics.json")]
+    args += ["--per-class", str(directory / "per_class.json")]
     args += ["--top-confusions", str(directory / "top_confusions.json")]
     args += ["--figures", str(directory / "figures"), "--out", str(out)]
     args += ["--intervals", str(directory / "intervals.json")]
@@ -950,8 +954,10 @@ def test_the_report_of_the_real_files_is_self_contained_and_shows_their_numbers(
     assert headline["Log loss"] == f"{metrics['log_loss']:.4f}"
     assert headline["Samples"] == str(metrics["n_samples"])
     per_class = {row[0]: row[1:] for row in page.body("per-class")}
-    assert per_class.keys() == metrics["per_class"].keys()
-    for name, scores in metrics["per_class"].items():
+    rows = json.loads((REPORTS / "per_class.json").read_text())
+    assert list(per_class) == [row["class"] for row in rows]
+    for scores in rows:
+        name = scores["class"]
         expected = [f"{scores[key]:.4f}" for key in ("precision", "recall", "f1")]
         assert per_class[name] == [*expected, str(scores["support"])]
     top = json.loads((REPORTS / "top_confusions.json").read_text())["top_confusions"]

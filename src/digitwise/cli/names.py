@@ -9,6 +9,7 @@ EVALUATE_OUTPUTS = {
     "top_confusions": "top_confusions.json",
     "pairwise": "pairwise.json",
     "calibration": "calibration.json",
+    "per_class": "per_class.json",
     "confusion_plot": "figures/confusion_counts.png",
     "confusion_normalized_plot": "figures/confusion_normalized.png",
     "pairwise_plot": "figures/pairwise_accuracy.png",

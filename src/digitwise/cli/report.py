@@ -20,6 +20,7 @@ from digitwise.report.inputs import (
     parse_intervals,
     parse_metrics,
     parse_top_confusions,
+    with_per_class,
 )
 from digitwise.report.page import render
 
@@ -35,21 +36,25 @@ def run_report(
     comparison_plot: str | Path | None = None,
     classes_path: str | Path | None = None,
     confusion_path: str | Path | None = None,
+    per_class_path: str | Path | None = None,
 ) -> None:
     """``confusion_path``: the evaluation's confusion.json, needed with a comparison: the
-    digest there must be that of the comparison's new predictions."""
+    digest there must be that of the comparison's new predictions. Without
+    ``per_class_path``, metrics.json holds the per-class scores (the older format)."""
     if (comparison_path is None) != (comparison_plot is None):
         raise UserError("--comparison and --comparison-plot must be given together")
     if comparison_path is not None and confusion_path is None:
         raise UserError("--comparison needs --confusion: the predictions the metrics are of")
-    inputs = (metrics_path, top_confusions_path, intervals_path, comparison_path)
+    inputs = (metrics_path, per_class_path, top_confusions_path, intervals_path, comparison_path)
     inputs += (comparison_plot, classes_path, confusion_path, figures_dir)  # every PNG read
     outputs.check_destinations(out, inputs=inputs)
 
     metrics = parse_metrics(jsonfile.read_json(metrics_path), str(metrics_path))
+    per_class = None if per_class_path is None else jsonfile.read_json(per_class_path)
+    metrics = with_per_class(metrics, per_class, str(metrics_path), str(per_class_path))
     if classes_path is not None:
         classes = datasets.load_classes(classes_path)
-        metrics = in_class_order(metrics, classes, str(metrics_path))
+        metrics = in_class_order(metrics, classes, str(per_class_path or metrics_path))
     confusions = parse_top_confusions(
         jsonfile.read_json(top_confusions_path), str(top_confusions_path)
     )
@@ -85,12 +90,13 @@ def command(args: argparse.Namespace) -> None:
     if not evaluation.is_dir():
         raise UserError(f"{evaluation}: not a directory; give the --out of digitwise evaluate")
     comparison = None if args.comparison is None else Path(args.comparison)
-    figures = Path(EVALUATE_OUTPUTS["confusion_plot"]).parent
+    per_class = evaluation / EVALUATE_OUTPUTS["per_class"]  # absent from older evaluations
     run_report(
         metrics_path=evaluation / EVALUATE_OUTPUTS["metrics"],
+        per_class_path=per_class if per_class.exists() else None,
         top_confusions_path=evaluation / EVALUATE_OUTPUTS["top_confusions"],
         intervals_path=evaluation / EVALUATE_OUTPUTS["intervals"],
-        figures_dir=evaluation / figures,
+        figures_dir=evaluation / Path(EVALUATE_OUTPUTS["confusion_plot"]).parent,
         out=args.out if args.out is not None else evaluation / REPORT_PAGE,
         comparison_path=None if comparison is None else comparison / COMPARE_OUTPUTS["comparison"],
         comparison_plot=None if comparison is None else comparison / COMPARE_OUTPUTS["delta_plot"],

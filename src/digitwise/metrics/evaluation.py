@@ -19,6 +19,7 @@ from digitwise.metrics.reports import (
     headline_metrics,
     intervals_report,
     pairwise_report,
+    per_class_report,
     top_confusions_report,
 )
 from digitwise.metrics.state import EvaluationState, Scores, finish, state_of
@@ -131,6 +132,7 @@ def evaluate_scores(
         "confusion": confusion_report(counts, classes) | {"predictions_sha256": digest},
         "top_confusions": top_confusions_report(counts, classes, limit=settings.top_confusions),
         "pairwise": pairwise_report(pairwise if auc is None else None, accuracy, auc, classes),
+        "per_class": per_class_report(counts, classes),
     }
     if auc_error_bound is not None:
         payloads["metrics"]["auc_ovo_m_error_bound"] = metrics.m_measure(auc_error_bound)

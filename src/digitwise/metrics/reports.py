@@ -12,6 +12,18 @@ from digitwise.metrics import intervals as bootstrap
 from digitwise.metrics.state import Scores
 
 TOP_K = 2
+# The label-based scalars of ``summary_scores`` the headline keeps. Each key is a column
+# of ``dvc metrics show`` and ``dvc exp show``, so the file stays narrow (within 200
+# columns): the macro and weighted precision and recall and the weighted F1 are left
+# out (weighted recall *is* accuracy; the per-class file holds each class's scores and
+# support, from which the others follow).
+HEADLINE_SCORES = (
+    "accuracy",
+    "balanced_accuracy",
+    "f1_macro",
+    "matthews_corrcoef",
+    "cohen_kappa",
+)
 LABEL_ONLY_NOTE = (
     "no proba_ columns: log loss, top-2 accuracy, AUC and probability-based pairwise "
     "accuracy need probabilities and are not computed"
@@ -25,31 +37,43 @@ BINNED_AUC_NOTE = (
 def headline_metrics(
     scores: Scores, classes: Sequence[str], auc: np.ndarray | None
 ) -> dict[str, Any]:
-    """The small file ``dvc exp show`` displays: scalars, and per-class scores by name.
+    """The small file ``dvc metrics show`` and ``dvc exp show`` display: scalars only.
 
     Without probabilities (``auc`` is None), the probability-based metrics are absent,
     not zero or NaN, so no experiment table shows a number that was never measured;
     ``pairwise.json`` carries the note that says why (this file holds numbers only).
+    ``predicted_not_argmax`` is there only when it is not 0: a flag, not a score, it
+    takes no column of an experiment table until some predictions are thresholded.
+    The per-class scores are in their own file (``per_class_report``).
     """
     counts = scores.counts
-    result: dict[str, Any] = metrics.summary_scores(counts)
+    summary = metrics.summary_scores(counts)
+    result: dict[str, Any] = {key: summary[key] for key in HEADLINE_SCORES}
     if auc is not None:
         result["log_loss"] = scores.log_loss
         result[f"top_{TOP_K}_accuracy"] = scores.top_k_accuracy
         result["auc_ovo_m"] = metrics.m_measure(auc)
-        result["predicted_not_argmax"] = scores.predicted_not_argmax
+        if scores.predicted_not_argmax:
+            result["predicted_not_argmax"] = scores.predicted_not_argmax
     result["n_samples"] = int(counts.sum())
+    return result
+
+
+def per_class_report(counts: np.ndarray, classes: Sequence[str]) -> list[dict[str, Any]]:
+    """Precision, recall, F1 and support of each class, one row per class in the class
+    list's order: a list, which DVC draws as a plot (and would drop from a metrics file).
+    From the confusion matrix ``counts``, so label-only predictions have them too."""
     scores = metrics.per_class_scores(counts)
-    result["per_class"] = {
-        name: {
+    return [
+        {
+            "class": name,
             "precision": float(scores["precision"][i]),
             "recall": float(scores["recall"][i]),
             "f1": float(scores["f1"][i]),
             "support": int(scores["support"][i]),
         }
         for i, name in enumerate(classes)
-    }
-    return result
+    ]
 
 
 def intervals_report(counts: np.ndarray, settings: params.EvaluateParams) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """The report's inputs, read and checked: the headline metrics, their intervals, the ranked
 confusions, a comparison with a baseline, and the figures (PNG files). Each reader takes
-the parsed JSON and the file's name for messages, and returns typed values."""
+the parsed JSON and the file's name for messages, and returns typed values. The per-class
+scores have a module of their own (``report.per_class``)."""
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,6 +20,12 @@ from digitwise.report.fields import (
     non_empty,
     one_line,
     share,
+)
+from digitwise.report.per_class import (
+    ClassScores,
+    natural_key,
+    parse_per_class,
+    parse_per_class_object,
 )
 
 # (key in the metrics file, label); the headline table's rows, in this order.
@@ -43,9 +49,6 @@ COUNT_METRICS = frozenset({"n_samples"})
 PROBABILITY_METRICS = ("log_loss", "auc_ovo_m", "top_2_accuracy")
 
 
-CLASS_SCORES = ("precision", "recall", "f1")
-
-
 CHANGE_KEYS = ("new", "base", "difference")
 
 
@@ -53,19 +56,12 @@ DEFAULT_LEVEL = 0.95  # of an interval whose file does not say
 
 
 @dataclass(frozen=True)
-class ClassScores:
-    precision: float
-    recall: float
-    f1: float
-    support: int
-
-
-@dataclass(frozen=True)
 class Metrics:
     # Keys of HEADLINE, in its order, but for PROBABILITY_METRICS in a label-only file;
     # None: undefined (null).
     headline: dict[str, float | int | None]
-    per_class: dict[str, ClassScores]  # in natural class order
+    # in the per-class file's order (or natural order); empty until read (``with_per_class``)
+    per_class: dict[str, ClassScores]
     note: str | None = None  # one line from the evaluate stage, shown as it is
     predicted_not_argmax: float | None = None  # share of predictions not the most probable
 
@@ -136,23 +132,11 @@ def check_same_predictions(
         )
 
 
-def natural_key(name: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
-    """Sort key putting "2" before "10" and "class_9" before "class_10"; ties by the text.
-
-    Class names reach this stage as JSON object keys, which the evaluate stage writes in
-    sorted-string order ("10" before "2"); the tables want the classes' natural order.
-    """
-    parts = tuple(
-        (0, int(part), "") if part.isdigit() else (1, 0, part)
-        for part in re.split(r"(\d+)", name)
-        if part
-    )
-    return parts, name
-
-
 def parse_metrics(payload: Any, source: str) -> Metrics:
-    """The evaluate stage's headline metrics: the HEADLINE scalars and ``per_class``, and
-    optionally ``note`` (one line) and ``predicted_not_argmax`` (a share).
+    """The evaluate stage's headline metrics: the HEADLINE scalars, and optionally ``note``
+    (one line) and ``predicted_not_argmax`` (a share). The per-class scores are read from
+    their own file (``with_per_class``), or from ``per_class`` here in an evaluation
+    written before that file existed.
 
     The PROBABILITY_METRICS are all there, or, in a label-only file, none of them;
     ``predicted_not_argmax`` needs probabilities too.
@@ -166,18 +150,9 @@ def parse_metrics(payload: Any, source: str) -> Metrics:
         elif key not in PROBABILITY_METRICS or _has_probabilities(payload, note, source):
             # null is an undefined metric (json_text writes NaN and infinity so)
             headline[key] = field(payload, key, finite_or_null, source, "")
-    classes = field(payload, "per_class", as_object, source, "")
-    if not classes:
-        raise UserError(f"{source}: per_class must name at least one class; got {{}}")
     per_class = {}
-    for name in sorted(classes, key=natural_key):
-        non_empty(name, source, "each name in per_class")
-        where = f"per_class.{name}"
-        scores = as_object(classes[name], source, where)
-        per_class[name] = ClassScores(
-            *(field(scores, key, finite, source, where) for key in CLASS_SCORES),
-            support=field(scores, "support", count, source, where),
-        )
+    if "per_class" in payload:
+        per_class = parse_per_class_object(payload["per_class"], source)
     metrics = Metrics(headline, per_class, note)
     if "predicted_not_argmax" not in payload:
         return metrics
@@ -344,6 +319,20 @@ def parse_comparison(payload: Any, source: str) -> Comparison:
         per_class_recall=optional("per_class_recall", _recalls),
         changed_confusions=optional("changed_confusions", _changed_cells),
     )
+
+
+def with_per_class(metrics: Metrics, payload: Any, metrics_source: str, source: str) -> Metrics:
+    """The metrics with the scores of the per-class file ``source`` (``payload``, parsed;
+    None: no such file, as in an evaluation written before it existed, whose metrics.json
+    must then hold them)."""
+    if payload is not None:
+        return replace(metrics, per_class=parse_per_class(payload, source))
+    if not metrics.per_class:
+        raise UserError(
+            f"{metrics_source}: has no per_class, and no per-class file (per_class.json) "
+            "was given: give the one evaluate wrote beside it"
+        )
+    return metrics
 
 
 def in_class_order(metrics: Metrics, classes: Sequence[str], source: str) -> Metrics:
