@@ -204,16 +204,17 @@ def overlapping(figure, texts) -> bool:
     return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
 
 
-def test_heatmap_spends_its_scale_on_half_to_one_with_a_blank_diagonal():
-    """A threshold at 0 already scores the larger class's share (about 0.5): the colours
-    go from there to 1, like the per-pixel maps'."""
+def test_heatmap_spends_its_red_to_blue_scale_on_its_range_with_a_blank_diagonal():
+    """Red (low) to blue (high) as the pairwise accuracy's, from the worst pair to the
+    best, so the pairs of a separable data set do not all look alike."""
     matrix = accuracy_matrix(4)
     ax, colorbar = separability_plots.separability_heatmap(matrix, names(4)).axes
     mesh = ax.collections[0]
-    assert mesh.get_cmap().name == separability_plots.MAP_CMAP
-    assert mesh.get_clim() == (0.5, 1)
+    assert mesh.get_cmap().name == "RdBu"
+    assert mesh.get_clim() == (np.nanmin(matrix), np.nanmax(matrix))
     assert "held-out accuracy" in colorbar.get_ylabel()
-    assert "guessing the larger class scores its share" in colorbar.get_ylabel()
+    assert "guessing the larger class" in colorbar.get_ylabel()
+    assert "colours span" in colorbar.get_ylabel()
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("digit_b", "digit_a")
     # seaborn leaves NaN cells (the diagonal) without text: blank
     assert [t.get_text() for t in ax.texts] == [f"{v:.2f}" for v in matrix.ravel() if v == v]

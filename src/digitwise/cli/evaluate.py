@@ -23,6 +23,7 @@ from digitwise.metrics.evaluation import (
     pairwise_matrix,
     summary_lines,
 )
+from digitwise.metrics.ordering import class_order
 from digitwise.predictions.reading import read_predictions, shard_paths
 
 OUTPUTS = EVALUATE_OUTPUTS  # output name -> path under --out
@@ -49,10 +50,11 @@ def run_evaluate(
         counts = metrics.confusion_matrix(
             predictions.actual, predictions.predicted, n_classes=len(classes)
         )
+        order = class_order(counts, method=settings.class_order)  # of every heatmap
         drawing = {  # drawn while the rest is computed
-            "confusion_plot": drawer.submit("confusion_counts_heatmap", counts, classes),
+            "confusion_plot": drawer.submit("confusion_counts_heatmap", counts, classes, order),
             "confusion_normalized_plot": drawer.submit(
-                "confusion_normalized_heatmap", counts, classes
+                "confusion_normalized_heatmap", counts, classes, order
             ),
         }
         pairwise = pairwise_matrix(predictions, counts)
@@ -63,8 +65,8 @@ def run_evaluate(
         )
         # before the pairwise AUC: drawing the last heatmap after every metric would
         # leave the worker idle meanwhile, and make this process wait for it at the end
-        drawing["pairwise_plot"] = drawer.submit(kind, pairwise, classes)
-        evaluation = evaluate(predictions, settings, counts=counts, pairwise=pairwise)
+        drawing["pairwise_plot"] = drawer.submit(kind, pairwise, classes, order)
+        evaluation = evaluate(predictions, settings, counts=counts, pairwise=pairwise, order=order)
         warning = argmax_warning(evaluation)
         if warning:
             print(warning, file=sys.stderr)

@@ -15,12 +15,13 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 
-def draw_png(kind: str, matrix: Any, classes: tuple[str, ...]) -> bytes:
-    """PNG bytes of ``heatmaps.<kind>(matrix, classes)``."""
+def draw_png(kind: str, matrix: Any, classes: tuple[str, ...], order: Any = None) -> bytes:
+    """PNG bytes of ``heatmaps.<kind>(matrix, classes, order=order)``; ``order``: a
+    ``digitwise.metrics.ordering.ClassOrder``, or None for the class list's."""
     from digitwise.figures import heatmaps
     from digitwise.io.outputs import png_bytes
 
-    return png_bytes(getattr(heatmaps, kind)(matrix, classes))
+    return png_bytes(getattr(heatmaps, kind)(matrix, classes, order=order))
 
 
 def _import_drawing() -> None:
@@ -29,7 +30,7 @@ def _import_drawing() -> None:
 
 
 class Drawer:
-    """``with Drawer(parallel) as drawer: future = drawer.submit(kind, matrix, classes)``;
+    """``with Drawer(parallel) as drawer: future = drawer.submit(kind, matrix, classes, order)``;
     ``drawer.png(future)`` is the PNG. ``parallel=False`` draws in this process."""
 
     def __init__(self, parallel: bool = True) -> None:
@@ -43,10 +44,10 @@ class Drawer:
                 self._pool.submit(_import_drawing)
             except (OSError, RuntimeError):
                 self._pool = None
-        self._jobs: dict[Future, tuple[str, Any, tuple[str, ...]]] = {}
+        self._jobs: dict[Future, tuple[str, Any, tuple[str, ...], Any]] = {}
 
-    def submit(self, kind: str, matrix: Any, classes: tuple[str, ...]) -> Future:
-        job = (kind, matrix, tuple(classes))
+    def submit(self, kind: str, matrix: Any, classes: tuple[str, ...], order: Any = None) -> Future:
+        job = (kind, matrix, tuple(classes), order)
         future: Future = Future()
         if self._pool is not None:
             try:

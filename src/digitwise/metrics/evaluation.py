@@ -11,6 +11,7 @@ import numpy as np
 
 from digitwise import params
 from digitwise.metrics import classification as metrics
+from digitwise.metrics.ordering import ClassOrder, class_order, order_report
 from digitwise.metrics.reports import (
     confusion_report,
     headline_metrics,
@@ -30,6 +31,7 @@ class Evaluation:
     pairwise: np.ndarray  # (K, K) probability-based pairwise accuracy, or label-based
     label_only: bool  # no probabilities: ``pairwise`` is the label-based matrix
     payloads: dict[str, Any]  # output name -> JSON payload
+    order: ClassOrder  # of the classes in every heatmap (``evaluate.class_order``)
 
 
 def pairwise_matrix(predictions: Predictions, counts: np.ndarray) -> np.ndarray:
@@ -46,9 +48,11 @@ def evaluate(
     *,
     counts: np.ndarray | None = None,
     pairwise: np.ndarray | None = None,
+    order: ClassOrder | None = None,
 ) -> Evaluation:
-    """``counts`` (the confusion matrix) and ``pairwise`` (``pairwise_matrix``), when
-    the caller has them: a caller drawing them meanwhile computes them first."""
+    """``counts`` (the confusion matrix), ``pairwise`` (``pairwise_matrix``) and
+    ``order`` (``ordering.class_order``), when the caller has them: a caller drawing
+    them meanwhile computes them first."""
     classes = predictions.classes
     if counts is None:
         counts = metrics.confusion_matrix(
@@ -56,6 +60,8 @@ def evaluate(
         )
     if pairwise is None:
         pairwise = pairwise_matrix(predictions, counts)
+    if order is None:
+        order = class_order(counts, method=settings.class_order)
     if predictions.proba is None:
         accuracy = auc = None
     else:
@@ -65,8 +71,10 @@ def evaluate(
         "metrics": headline_metrics(predictions, counts, auc),
         "intervals": intervals_report(counts, settings),
         # which predictions these are: a comparison made from others is refused
+        # matrices in the class list's order; the heatmaps' order beside them
         "confusion": confusion_report(counts, classes)
-        | {"predictions_sha256": content_digest(predictions)},
+        | {"predictions_sha256": content_digest(predictions)}
+        | {"class_order": order_report(order, classes)},
         "top_confusions": top_confusions_report(counts, classes, limit=settings.top_confusions),
         "pairwise": pairwise_report(pairwise if auc is None else None, accuracy, auc, classes),
     }
@@ -76,6 +84,7 @@ def evaluate(
         pairwise=pairwise,
         label_only=predictions.proba is None,
         payloads=payloads,
+        order=order,
     )
 
 

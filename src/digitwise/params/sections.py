@@ -44,6 +44,7 @@ SECTIONS = (
 )
 DATA_SOURCES = ("digits", "idx")
 SPLIT_METHODS = ("stratified", "source")
+CLASS_ORDERS = ("natural", "clustered")  # digitwise.metrics.ordering.METHODS
 # Nesting deeper than this is no params file (this one nests 4 deep); refused at once, so
 # that nothing after the parser recurses into it.
 MAX_DEPTH = 100
@@ -79,10 +80,13 @@ class EvaluateParams:
     top_confusions: int
     bootstrap_resamples: int  # for the 95% confidence intervals of the headline metrics
     bootstrap_seed: int
+    class_order: str  # of the classes in the heatmaps: natural | clustered
 
 
 # What the digitwise command uses without --params; params.yaml holds the same values.
-EVALUATE_DEFAULTS = EvaluateParams(top_confusions=10, bootstrap_resamples=1000, bootstrap_seed=0)
+EVALUATE_DEFAULTS = EvaluateParams(
+    top_confusions=10, bootstrap_resamples=1000, bootstrap_seed=0, class_order="natural"
+)
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,7 @@ def evaluate_params(raw: Mapping[str, Any]) -> EvaluateParams:
         "top_confusions": integer(minimum=1, maximum=1_000_000),
         "bootstrap_resamples": integer(minimum=100, maximum=100_000),
         "bootstrap_seed": seed_value,
+        "class_order": choice(CLASS_ORDERS),
     }
     return EvaluateParams(**_section(raw, "evaluate", schema))
 
