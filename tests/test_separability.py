@@ -14,6 +14,7 @@ from digitwise.cli import run
 from digitwise.data import datasets
 from digitwise.errors import UserError
 from digitwise.figures import separability as separability_plots
+from digitwise.metrics.ordering import ClassOrder
 from digitwise.pixels import diagnosis
 from digitwise.pixels.separability import (
     class_pairs,
@@ -473,6 +474,36 @@ def test_missing_data_is_one_line_and_exit_code_2(inputs, capsys):
     args[args.index("--data") + 1] = str(root / "nowhere")
     assert run(diagnose_data.main, args) == 2
     assert "file not found" in capsys.readouterr().err
+    assert not (root / "out").exists()
+
+
+def test_the_heatmap_lists_the_classes_in_the_order_evaluate_recorded(inputs, monkeypatch):
+    root, params = inputs
+    recorded = {"class_order": {"method": "clustered", "order": ["z", "x", "y"]}}
+    (root / "confusion.json").write_text(json.dumps(recorded))
+    orders = []
+    draw = separability_plots.separability_heatmap
+
+    def spy(accuracy, classes, *, order=None):
+        orders.append(order)
+        return draw(accuracy, classes, order=order)
+
+    monkeypatch.setattr(separability_plots, "separability_heatmap", spy)
+    args = stage_args(root, params, root / "out")
+    diagnose_data.main([*args, "--confusion", str(root / "confusion.json")])
+    assert orders == [ClassOrder("clustered", (2, 0, 1))]
+    diagnose_data.main(stage_args(root, params, root / "natural"))  # without: the list's
+    assert orders[-1] is None
+
+
+def test_a_recorded_order_of_other_classes_is_one_line_and_writes_nothing(inputs, capsys):
+    root, params = inputs
+    recorded = {"class_order": {"method": "clustered", "order": ["z", "x", "q"]}}
+    (root / "confusion.json").write_text(json.dumps(recorded))
+    args = [*stage_args(root, params, root / "out"), "--confusion", str(root / "confusion.json")]
+    assert run(diagnose_data.main, args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {root / 'confusion.json'}: 'class_order.order' must list each")
     assert not (root / "out").exists()
 
 

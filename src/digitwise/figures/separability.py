@@ -16,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 from digitwise.figures import heatmaps, images
@@ -160,7 +161,8 @@ def model_vs_data_scatter(
         "(shaded: the model does worse than one pixel)",
         fontsize=9,
     )
-    ax.legend(loc="best", fontsize=8)
+    # below the axis label, where it covers no dot and no name
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
     return figure
 
@@ -197,10 +199,11 @@ def _place_labels(ax: Axes, points: Sequence[tuple[float, float, str]], dots: np
     ]
     frame = ax.get_window_extent(renderer)
     for x, y, name in points:
-        best = None  # (overlaps, text)
+        best = None  # (overlaps, text, box)
         for dx, dy in _LABEL_OFFSETS:
             text = _label(ax, x, y, name, dx, dy)
-            box = text.get_window_extent(renderer)
+            text.update_positions(renderer)
+            box = Text.get_window_extent(text, renderer)  # the name's, without its line
             inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0
             inside = inside and box.y1 <= frame.y1
             overlaps = sum(box.overlaps(other) for other in taken) + (not inside)
