@@ -4,7 +4,7 @@ A property of the data, not the model: for every pair of classes, the best pixel
 threshold chosen on the training split (``digitwise/pixels/separability.py``), scored on the
 held-out split. Beside the model's pairwise accuracy (from the evaluate stage's
 ``pairwise.json``) it tells the confusions that are hard in the data from those that
-are the model's fault."""
+are the model's fault. Its heatmap lists the classes as the evaluate stage's do."""
 
 import argparse
 import sys
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from digitwise import params
 from digitwise.cli import run
 from digitwise.io import jsonfile, outputs
+from digitwise.metrics.ordering import load_class_order
 from digitwise.pixels import separability
 from digitwise.pixels.diagnosis import (
     build_pair_maps,
@@ -34,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--top-confusions", required=True, help="the evaluate stage's top_confusions.json"
     )
+    parser.add_argument("--confusion", help="the evaluate stage's confusion.json (class order)")
     parser.add_argument("--separability", required=True, help="separability JSON to write")
     parser.add_argument("--model-vs-data", required=True, help="model-vs-data JSON to write")
     parser.add_argument("--separability-plot", required=True, help="PNG heatmap to write")
@@ -42,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     written = [args.separability, args.model_vs_data, args.separability_plot]
     written += [args.separability_maps_plot, args.model_vs_data_plot]
-    read = (args.params, args.data, args.pairwise, args.top_confusions)
+    read = (args.params, args.data, args.pairwise, args.top_confusions, args.confusion)
     outputs.check_destinations(*written, inputs=read)
 
     settings = params.separability_params(params.load(args.params))
@@ -58,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         classes,
         source=args.top_confusions,
     )
+    order = load_class_order(args.confusion, classes)  # None: the class list's
 
     result = separability.separability(
         train.images,
@@ -79,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     a, b = result.pairs.T
     figures = {
         args.separability_plot: plots.separability_heatmap(
-            separability.pair_matrix(result.best_test_accuracy, len(classes)), classes
+            separability.pair_matrix(result.best_test_accuracy, len(classes)), classes, order=order
         ),
         args.separability_maps_plot: plots.separability_maps(
             pair_maps, pixel_max=train.pixel_max, empty=no_maps_note(settings.maps)
@@ -90,13 +93,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     images = {path: png_bytes(figure) for path, figure in figures.items()}
 
-    write_all(
-        {
-            args.separability: json_text(sep_report),
-            args.model_vs_data: json_text(mvd_report),
-            **images,
-        }
-    )
+    texts = {args.separability: json_text(sep_report), args.model_vs_data: json_text(mvd_report)}
+    write_all({**texts, **images})
 
 
 if __name__ == "__main__":

@@ -324,12 +324,14 @@ def test_examples_figure_has_a_captioned_row_per_example():
     )
     panels = image_axes(figure)
     assert len(panels) == 6
-    grey = [ax for ax in panels if ax.images[0].get_cmap().name == "gray_r"]
-    signed = [ax for ax in panels if ax.images[0].get_cmap().name == "RdBu_r"]
+    grey = [ax for ax in panels if len(ax.images) == 1]
+    signed = [ax for ax in panels if len(ax.images) == 2]  # over a faint copy of the digit
     assert len(grey) == 2 and len(signed) == 4
+    assert all(ax.images[0].get_cmap().name == "gray_r" for ax in panels)
+    assert all(ax.images[1].get_cmap().name == "RdBu_r_fading" for ax in signed)
     limit = max(np.abs(e.for_actual).max() for e in examples)
     limit = max(limit, *(np.abs(e.for_predicted).max() for e in examples))
-    assert all(ax.images[0].get_clim() == (-limit, limit) for ax in signed)
+    assert all(ax.images[1].get_clim() == (-limit, limit) for ax in signed)
     captions = [text.get_text() for ax in grey for text in ax.texts]
     assert captions == [
         "sample 123: true 8, predicted 1 (p=0.62)",

@@ -380,6 +380,7 @@ def animal_columns(*, proba: bool = True) -> dict[str, pa.Array]:
 EVALUATE_PARAMS = (
     "evaluate:\n  top_confusions: 3\n  bootstrap_resamples: 100\n  bootstrap_seed: 0\n"
     "  calibration_bins: 15\n"
+    "  class_order: natural\n"
 )
 
 

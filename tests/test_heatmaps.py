@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitwise.figures import heatmaps
+from digitwise.figures import class_labels, heatmaps
 from digitwise.io import outputs
 from digitwise.io.outputs import png_bytes
 
@@ -77,13 +77,13 @@ KINDS = {
 }
 
 
-def test_pairwise_heatmap_is_diverging_over_zero_to_one_with_blank_undefined_cells():
+def test_pairwise_heatmap_is_diverging_over_the_observed_range_with_blank_undefined_cells():
     accuracy = np.array([[0.9, 0.75, np.nan], [0.75, 0.5, np.nan], [np.nan, np.nan, np.nan]])
     ax, colorbar = heatmap_axes(heatmaps.pairwise_accuracy_heatmap(accuracy, ["x", "y", "z"]))
     assert ax.get_xlabel() == "class_b" and ax.get_ylabel() == "class_a"  # not digits
     mesh = ax.collections[0]
     assert mesh.get_cmap().name == "RdBu"  # red (low) to blue (high)
-    assert mesh.get_clim() == (0, 1)
+    assert mesh.get_clim() == (0.5, 0.9)  # the lowest and highest cells, NaN left out
     assert sorted(cell_texts(ax)) == ["0.50", "0.75", "0.75", "0.90"]
     assert "recall" in colorbar.get_ylabel()
 
@@ -167,10 +167,13 @@ def test_label_heatmap_draws_like_the_pairwise_one_with_its_own_title_and_blank_
     figure = heatmaps.pairwise_label_accuracy_heatmap(accuracy, ["x", "y", "z"])
     ax, colorbar = heatmap_axes(figure)
     assert ax.get_title() == "Pairwise accuracy from labels: a or b predicted as the right one"
-    assert colorbar.get_ylabel() == "pairwise label accuracy (diagonal: recall)"
+    assert colorbar.get_ylabel() == (
+        "pairwise label accuracy (diagonal: recall)\n"
+        "colours span 0.25\N{EN DASH}1.00, white at 0.62"
+    )
     assert ax.get_xlabel() == "class_b" and ax.get_ylabel() == "class_a"
     mesh = ax.collections[0]
-    assert mesh.get_cmap().name == "RdBu" and mesh.get_clim() == (0, 1)
+    assert mesh.get_cmap().name == "RdBu" and mesh.get_clim() == (0.25, 1)
     # NaN cells are masked (no colour: the white background shows) and carry no text
     cells = mesh.get_array().reshape(3, 3)
     assert np.array_equal(np.ma.getmaskarray(cells), np.isnan(accuracy))
@@ -295,8 +298,8 @@ def test_cell_texts_are_made_only_when_shown():
 
 
 def test_label_step_is_a_round_number_that_leaves_a_line_between_names():
-    assert heatmaps.label_step(cell=0.6, font=10) == 1
-    assert [heatmaps.label_step(cell=1.5 / 72 / n, font=1) for n in (2, 3, 7, 11, 30)] == [
+    assert class_labels.label_step(cell=0.6, font=10) == 1
+    assert [class_labels.label_step(cell=1.5 / 72 / n, font=1) for n in (2, 3, 7, 11, 30)] == [
         2, 5, 10, 20, 50,
     ]  # fmt: skip
 
@@ -306,7 +309,7 @@ def test_long_class_names_are_shortened_so_the_figure_stays_bounded():
     figure = heatmaps.confusion_counts_heatmap(counts_for(10), classes)
     ax, _ = heatmap_axes(figure)
     labels = [label.get_text() for label in ax.get_yticklabels()]
-    assert labels[3] == classes[3][: heatmaps.MAX_NAME - 1] + "\N{HORIZONTAL ELLIPSIS}"
+    assert labels[3] == classes[3][: class_labels.MAX_NAME - 1] + "\N{HORIZONTAL ELLIPSIS}"
     width, height = Image.open(io.BytesIO(png_bytes(figure))).size
     assert width <= 4000 and height <= 4000
 
@@ -346,5 +349,5 @@ def test_the_cells_are_seaborns_heatmap_byte_for_byte(kind):
     reference.set_title(ax.get_title())
     reference.set_xlabel(ax.get_xlabel())
     reference.set_ylabel(ax.get_ylabel())
-    heatmaps._label_classes(reference, classes, style.tick_font)
+    class_labels.label_classes(reference, classes, style.tick_font)
     assert png_bytes(ours) == png_bytes(figure)

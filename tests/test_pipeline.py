@@ -160,6 +160,7 @@ def test_dvc_repro_end_to_end(repo, reproduced_project):
         "normalized_by_pred",
         "normalized_by_all",
         "predictions_sha256",
+        "class_order",
     }
     assert set(json.loads((repo / "reports/pairwise.json").read_text())) == {
         "classes",

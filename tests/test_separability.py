@@ -14,6 +14,7 @@ from digitwise.cli import run
 from digitwise.data import datasets
 from digitwise.errors import UserError
 from digitwise.figures import separability as separability_plots
+from digitwise.metrics.ordering import ClassOrder
 from digitwise.pixels import diagnosis
 from digitwise.pixels.separability import (
     class_pairs,
@@ -204,16 +205,17 @@ def overlapping(figure, texts) -> bool:
     return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
 
 
-def test_heatmap_spends_its_scale_on_half_to_one_with_a_blank_diagonal():
-    """A threshold at 0 already scores the larger class's share (about 0.5): the colours
-    go from there to 1, like the per-pixel maps'."""
+def test_heatmap_spends_its_red_to_blue_scale_on_its_range_with_a_blank_diagonal():
+    """Red (low) to blue (high) as the pairwise accuracy's, from the worst pair to the
+    best, so the pairs of a separable data set do not all look alike."""
     matrix = accuracy_matrix(4)
     ax, colorbar = separability_plots.separability_heatmap(matrix, names(4)).axes
     mesh = ax.collections[0]
-    assert mesh.get_cmap().name == separability_plots.MAP_CMAP
-    assert mesh.get_clim() == (0.5, 1)
+    assert mesh.get_cmap().name == "RdBu"
+    assert mesh.get_clim() == (np.nanmin(matrix), np.nanmax(matrix))
     assert "held-out accuracy" in colorbar.get_ylabel()
-    assert "guessing the larger class scores its share" in colorbar.get_ylabel()
+    assert "guessing the larger class" in colorbar.get_ylabel()
+    assert "colours span" in colorbar.get_ylabel()
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("digit_b", "digit_a")
     # seaborn leaves NaN cells (the diagonal) without text: blank
     assert [t.get_text() for t in ax.texts] == [f"{v:.2f}" for v in matrix.ravel() if v == v]
@@ -472,6 +474,36 @@ def test_missing_data_is_one_line_and_exit_code_2(inputs, capsys):
     args[args.index("--data") + 1] = str(root / "nowhere")
     assert run(diagnose_data.main, args) == 2
     assert "file not found" in capsys.readouterr().err
+    assert not (root / "out").exists()
+
+
+def test_the_heatmap_lists_the_classes_in_the_order_evaluate_recorded(inputs, monkeypatch):
+    root, params = inputs
+    recorded = {"class_order": {"method": "clustered", "order": ["z", "x", "y"]}}
+    (root / "confusion.json").write_text(json.dumps(recorded))
+    orders = []
+    draw = separability_plots.separability_heatmap
+
+    def spy(accuracy, classes, *, order=None):
+        orders.append(order)
+        return draw(accuracy, classes, order=order)
+
+    monkeypatch.setattr(separability_plots, "separability_heatmap", spy)
+    args = stage_args(root, params, root / "out")
+    diagnose_data.main([*args, "--confusion", str(root / "confusion.json")])
+    assert orders == [ClassOrder("clustered", (2, 0, 1))]
+    diagnose_data.main(stage_args(root, params, root / "natural"))  # without: the list's
+    assert orders[-1] is None
+
+
+def test_a_recorded_order_of_other_classes_is_one_line_and_writes_nothing(inputs, capsys):
+    root, params = inputs
+    recorded = {"class_order": {"method": "clustered", "order": ["z", "x", "q"]}}
+    (root / "confusion.json").write_text(json.dumps(recorded))
+    args = [*stage_args(root, params, root / "out"), "--confusion", str(root / "confusion.json")]
+    assert run(diagnose_data.main, args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {root / 'confusion.json'}: 'class_order.order' must list each")
     assert not (root / "out").exists()
 
 

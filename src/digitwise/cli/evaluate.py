@@ -1,8 +1,7 @@
 """``digitwise evaluate``: metrics, confusion matrices and pairwise scores of any
 classifier's predictions (CSV or Parquet, one file or shards; labels with or without
-probabilities), written under one directory with standard names.
-"""
-# The evaluate DVC stage runs the same run_evaluate, with its paths from dvc.yaml.
+probabilities), written under one directory with standard names. The evaluate DVC stage
+runs the same ``run_evaluate``, with its paths from dvc.yaml."""
 
 import argparse
 import sys
@@ -37,10 +36,9 @@ def run_evaluate(
     scheduler: str | None = None,
     engine: str = "memory",
 ) -> list[str]:
-    """Evaluate, draw and write every output in ``OUTPUTS`` to ``destinations``; the
-    summary lines. Bad input fails before anything is written. ``params_path``: the
-    file ``settings`` were read from, which no output may overwrite. ``engine="dask"``:
-    on the scheduler at ``scheduler``, a local cluster when None (``engines.dask``)."""
+    """Evaluate, draw and write every output in ``OUTPUTS`` to ``destinations``; the summary
+    lines. Bad input fails before anything is written; no output may overwrite the file
+    ``params_path``. ``engine="dask"``: at ``scheduler``, or a local cluster if None."""
     shards = shard_paths(predictions_path)
     inputs = [params_path, classes_path, predictions_path, *shards]
     outputs.check_destinations(*(destinations[name] for name in OUTPUTS), inputs=inputs)
@@ -55,15 +53,17 @@ def run_evaluate(
             predictions = read_predictions(predictions_path, classes)
             drawn = preview_of(predictions, settings)
         kind = f"pairwise{'_label' if drawn.label_only else ''}_accuracy_heatmap"
+        order = drawn.order  # of the classes in every heatmap (evaluate.class_order)
         drawing = {
-            "confusion_plot": drawer.submit("confusion_counts_heatmap", drawn.counts, classes),
+            "confusion_plot": drawer.submit(
+                "confusion_counts_heatmap", drawn.counts, classes, order
+            ),
             "confusion_normalized_plot": drawer.submit(
-                "confusion_normalized_heatmap", drawn.counts, classes
+                "confusion_normalized_heatmap", drawn.counts, classes, order
             ),
         }
-        # before the pairwise AUC: drawing the last heatmap after every metric would
-        # leave the worker idle meanwhile, and make this process wait for it at the end
-        drawing["pairwise_plot"] = drawer.submit(kind, drawn.pairwise, classes)
+        # before the pairwise AUC, so that the worker draws while this process computes
+        drawing["pairwise_plot"] = drawer.submit(kind, drawn.pairwise, classes, order)
         drawing["calibration_plot"] = drawer.submit(
             "reliability_diagram", drawn.calibration, classes
         )

@@ -1,19 +1,26 @@
 """Figures of pixel attributions. Drawing only: nothing here saves.
 
 Both figures follow ``digitwise.figures.images``: digits dark on light, attributions red for
-positive (the pixel pushes the class's score up), blue for negative, white for zero,
-on one scale symmetric around zero shared by every panel of the figure, so panels
-can be compared by colour.
+positive (the pixel pushes the class's score up), blue for negative, on one scale
+symmetric around zero shared by every panel of the figure, so panels can be compared by
+colour. As in SHAP's image plots, each map is drawn over a faint grey copy of its digit
+(the sample, or the class's mean image) in colours that fade to transparent at zero, so
+the strokes show under the colours.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from digitwise.figures.images import (
+    IMAGE_CMAP,
+    SIGNED_CMAP,
     grid_figure,
     panel_grid_shape,
     show_empty,
@@ -22,6 +29,13 @@ from digitwise.figures.images import (
     signed_colorbar,
     symmetric_limit,
 )
+
+DIGIT_ALPHA = 0.3  # the grey copy under a map: its darkest stroke is 30% grey
+# SIGNED_CMAP with its opacity growing with |value|: transparent at zero, opaque at the
+# scale's ends, so a weak attribution lets the digit show through.
+_colours = colormaps[SIGNED_CMAP](np.linspace(0, 1, 256))
+_colours[:, 3] = np.minimum(np.abs(np.linspace(-1, 1, 256)) * 1.5, 1)
+FADING_CMAP = ListedColormap(_colours, name=f"{SIGNED_CMAP}_fading")
 
 # What the colour measures, per method: (for per-class means, for single samples).
 VALUE_LABELS = {
@@ -63,6 +77,24 @@ def _room_for_colorbar(figure: Figure, inches: float = 0.9) -> None:
     figure.subplots_adjust(left=left / (width + inches), right=1 - right / (width + inches))
 
 
+def show_over_digit(
+    ax: Axes,
+    values: np.ndarray,
+    digit: np.ndarray,
+    *,
+    limit: float,
+    pixel_max: float,
+    title: str | None = None,
+) -> None:
+    """A signed map (height, width) on [-limit, +limit] over a faint grey ``digit`` of the
+    same shape (values 0..pixel_max): the digit first, the fading colours above it."""
+    ax.imshow(
+        digit, cmap=IMAGE_CMAP, vmin=0, vmax=pixel_max, alpha=DIGIT_ALPHA, interpolation="nearest"
+    )
+    show_signed(ax, values, limit=limit, title=title)
+    ax.images[-1].set_cmap(FADING_CMAP)
+
+
 def _panel_inches(n_cols: int) -> float:
     # 1.3 in panels up to 6 columns, then a grid about 8 in wide (0.8 in at 100 classes).
     return max(0.6, min(1.3, 8.0 / n_cols))
@@ -75,11 +107,15 @@ def class_means_figure(
     *,
     label: str,
     title: str,
+    digits: np.ndarray | None = None,
+    pixel_max: float = 1.0,
 ) -> Figure:
     """One signed panel per class: the mean attribution for that class over its samples.
 
     means: (n_classes, height, width), NaN for a class with nothing to average;
-    counts: (n_classes,) samples averaged per class; label: what the colour measures.
+    counts: (n_classes,) samples averaged per class; label: what the colour measures;
+    digits: (n_classes, height, width), the mean image of each class's samples
+    (0..pixel_max), drawn faint under its map (None: maps alone).
     A class with no samples, or whose map is all NaN (the model does not know the
     class), gets a panel saying so.
     """
@@ -102,7 +138,13 @@ def class_means_figure(
             show_empty(ax, f"{name}\nnot in model")
         else:
             text = f"{name} (n={count})" if n_cols <= 5 else name
-            show_signed(ax, means[index], limit=limit, title=text)
+            if digits is None:
+                show_signed(ax, means[index], limit=limit, title=text)
+            else:
+                digit = np.nan_to_num(digits[index])
+                show_over_digit(
+                    ax, means[index], digit, limit=limit, pixel_max=pixel_max, title=text
+                )
             ax.title.set_fontsize(font)
     signed_colorbar(figure, axes, limit=limit, label=label)
     figure.suptitle(title, fontsize=10)
@@ -126,14 +168,12 @@ def examples_figure(
     limit = symmetric_limit(np.stack([np.stack([e.for_actual, e.for_predicted]) for e in examples]))
     for (image_ax, actual_ax, predicted_ax), example in zip(axes, examples, strict=True):
         show_image(image_ax, example.image, vmax=pixel_max, title="image")
-        show_signed(actual_ax, example.for_actual, limit=limit, title=f"for true {example.actual}")
         same = " (= true)" if example.actual == example.predicted else ""
-        show_signed(
-            predicted_ax,
-            example.for_predicted,
-            limit=limit,
-            title=f"for predicted {example.predicted}{same}",
-        )
+        for ax, values, text in (
+            (actual_ax, example.for_actual, f"for true {example.actual}"),
+            (predicted_ax, example.for_predicted, f"for predicted {example.predicted}{same}"),
+        ):
+            show_over_digit(ax, values, example.image, limit=limit, pixel_max=pixel_max, title=text)
         image_ax.annotate(
             example.caption,
             xy=(0, 1),

@@ -15,14 +15,16 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 
-def draw_png(kind: str, matrix: Any, classes: tuple[str, ...]) -> bytes:
-    """PNG bytes of ``heatmaps.<kind>(matrix, classes)``, or of
+def draw_png(kind: str, matrix: Any, classes: tuple[str, ...], order: Any = None) -> bytes:
+    """PNG bytes of ``heatmaps.<kind>(matrix, classes, order=order)`` (``order``: a
+    ``digitwise.metrics.ordering.ClassOrder``, or None for the class list's), or of
     ``calibration.reliability_diagram`` (whose "matrix" is the finished calibration)."""
     from digitwise.figures import calibration, heatmaps
     from digitwise.io.outputs import png_bytes
 
-    module = calibration if kind == "reliability_diagram" else heatmaps
-    return png_bytes(getattr(module, kind)(matrix, classes))
+    if kind == "reliability_diagram":
+        return png_bytes(calibration.reliability_diagram(matrix, classes))
+    return png_bytes(getattr(heatmaps, kind)(matrix, classes, order=order))
 
 
 def _import_drawing() -> None:
@@ -31,7 +33,7 @@ def _import_drawing() -> None:
 
 
 class Drawer:
-    """``with Drawer(parallel) as drawer: future = drawer.submit(kind, matrix, classes)``;
+    """``with Drawer(parallel) as drawer: future = drawer.submit(kind, matrix, classes, order)``;
     ``drawer.png(future)`` is the PNG. ``parallel=False`` draws in this process."""
 
     def __init__(self, parallel: bool = True) -> None:
@@ -45,10 +47,10 @@ class Drawer:
                 self._pool.submit(_import_drawing)
             except (OSError, RuntimeError):
                 self._pool = None
-        self._jobs: dict[Future, tuple[str, Any, tuple[str, ...]]] = {}
+        self._jobs: dict[Future, tuple[str, Any, tuple[str, ...], Any]] = {}
 
-    def submit(self, kind: str, matrix: Any, classes: tuple[str, ...]) -> Future:
-        job = (kind, matrix, tuple(classes))
+    def submit(self, kind: str, matrix: Any, classes: tuple[str, ...], order: Any = None) -> Future:
+        job = (kind, matrix, tuple(classes), order)
         future: Future = Future()
         if self._pool is not None:
             try:

@@ -32,6 +32,8 @@ def explanation_figures(
         explanation.means.reshape(len(classes), *shape),
         classes,
         explanation.counts,
+        digits=class_mean_images(images, predictions.actual, explanation.averaged, len(classes)),
+        pixel_max=pixel_max,
         label=mean_label,
         title=(
             f"Mean pixel attribution for each true class ({how})\n"
@@ -59,3 +61,19 @@ def explanation_figures(
         title=f"Held-out examples, mistakes first ({how})",
     )
     return means, figure
+
+
+def class_mean_images(
+    images: np.ndarray, actual: np.ndarray, rows: np.ndarray, n_classes: int
+) -> np.ndarray:
+    """(n_classes, height, width): the mean of ``images[rows]`` by true class ``actual``
+    (class indices), the digit drawn under that class's mean map; NaN for a class with
+    none of ``rows``."""
+    labels = np.asarray(actual)[rows]
+    by_class = np.argsort(labels, kind="stable")
+    picked = images[np.asarray(rows)[by_class]].reshape(len(rows), -1).astype(np.float64)
+    present, starts, counts = np.unique(labels[by_class], return_index=True, return_counts=True)
+    means = np.full((n_classes, picked.shape[1]), np.nan)
+    if len(present):
+        means[present] = np.add.reduceat(picked, starts, axis=0) / counts[:, None]
+    return means.reshape(n_classes, *images.shape[1:])

@@ -9,11 +9,12 @@ classes: cells keep a readable size up to a grid of ``MAX_GRID`` inches, and the
 figure never grows past about 20 inches (2,000 px at the saved dpi), whatever the
 number of classes. Numbers shrink with the cells and are left out when cells get
 too small to hold them; class names are thinned to every k-th class (k = 1, 2, 5,
-10, 20, ...) where one per cell would overlap.
+10, 20, ...) where one per cell would overlap. An ``order``
+(``digitwise.metrics.ordering.ClassOrder``) lists the rows and columns in that order,
+and the title says which.
 """
 
-import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,18 +22,16 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from digitwise.figures.class_labels import label_classes
+from digitwise.figures.scales import observed_scale
 from digitwise.metrics.classification import normalize_confusion
+from digitwise.metrics.ordering import ClassOrder
 
 # Above this many classes the per-cell numbers would be unreadable: colour only.
 MAX_ANNOTATED_CLASSES = 40
 # Inches: the largest grid. With its margins and colorbar the figure is then about
 # 19 x 16 in, which keeps 1,000 classes well inside Pillow's decompression-bomb limit.
 MAX_GRID = 14.0
-# Tick labels one line apart at least: a line of text is about 1.2 em high, plus a gap.
-LINE_SPACING = 1.5  # em
-# Points: class names once they are thinned. Every k-th name has k cells of room, so it
-# need not shrink with the cells.
-THINNED_TICK_FONT = 8.0
 
 
 @dataclass(frozen=True)
@@ -57,18 +56,6 @@ def layout(n_classes: int) -> Layout:
         tick_font=float(np.clip(cell * 18, 6, 10)),
         annotate=n_classes <= MAX_ANNOTATED_CLASSES,
     )
-
-
-def label_step(cell: float, font: float) -> int:
-    """Label every k-th class, so names in ``font`` points sit a line apart on cells of
-    ``cell`` inches: the smallest k in 1, 2, 5, 10, 20, 50, ... that does."""
-    needed = font * LINE_SPACING / 72 / cell
-    return next(step for step in _round_steps() if step >= needed)
-
-
-def _round_steps() -> Iterator[int]:
-    for power in itertools.count():
-        yield from (base * 10**power for base in (1, 2, 5))
 
 
 def _figure_and_axes(n_classes: int, ax: Axes | None) -> tuple[Figure, Axes]:
@@ -103,8 +90,10 @@ def draw_matrix(
     title: str,
     xlabel: str,
     ylabel: str,
+    order: ClassOrder | None = None,
 ) -> Figure:
-    """A (K, K) matrix as a heatmap with a colorbar, rows top to bottom in class order.
+    """A (K, K) matrix as a heatmap with a colorbar, rows top to bottom in class order
+    (or in ``order``, which the title then names).
 
     ``annotations`` are the cell texts, (K, K) strings, or a function returning them:
     it is called only when the cells are annotated, since making a million strings
@@ -112,16 +101,21 @@ def draw_matrix(
     """
     figure, ax = _figure_and_axes(len(classes), ax)
     style = layout(len(classes))
+    if order is not None:
+        matrix, classes = order.apply(matrix), order.names(classes)
+        title = f"{title}\n({order.note})" if order.note else title
     if style.annotate:
         if callable(annotations):
             annotations = annotations()
+        if order is not None:
+            annotations = order.apply(annotations)
         _draw_cells(matrix, ax, annotations, style, cmap, vmin, vmax, colorbar_label)
     else:
         _draw_image(matrix, ax, cmap, vmin, vmax, colorbar_label)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    _label_classes(ax, classes, style.tick_font)
+    label_classes(ax, classes, style.tick_font)
     return figure
 
 
@@ -191,36 +185,12 @@ def _draw_image(matrix, ax, cmap, vmin, vmax, colorbar_label) -> None:
     _colorbar(ax, image, colorbar_label)
 
 
-def _label_classes(ax: Axes, classes: Sequence[str], font: float) -> None:
-    """Class names on both axes: every class's, or every k-th from the first where
-    one per cell would overlap. The cells are measured on the axes as drawn (after
-    the colorbar was carved out), so a given ``ax`` of any size is thinned right."""
-    width, height = ax.get_figure().get_size_inches()
-    box = ax.get_position()
-    cell = min(box.width * width, box.height * height) / len(classes)  # square cells
-    step = label_step(cell, font)
-    if step > 1:
-        font = max(font, THINNED_TICK_FONT)
-        step = label_step(cell, font)
-    positions = np.arange(0, len(classes), step) + 0.5
-    shown = [_shortened(name) for name in list(classes)[::step]]
-    # Upright names while they fit between two labels with an em to spare (about 0.6 em
-    # per character).
-    widest = (max(len(name) for name in shown) * 0.6 + 1) * font / 72
-    ax.set_xticks(positions, shown, rotation=90 if widest > step * cell else 0)
-    ax.set_yticks(positions, shown, rotation=0, va="center")
-    ax.tick_params(axis="both", labelsize=font, length=0)
-
-
-MAX_NAME = 24  # characters of a class name shown on an axis: the figure stays bounded
-
-
-def _shortened(name: str) -> str:
-    return name if len(name) <= MAX_NAME else name[: MAX_NAME - 1] + "\N{HORIZONTAL ELLIPSIS}"
-
-
 def confusion_counts_heatmap(
-    counts: np.ndarray, classes: Sequence[str], *, ax: Axes | None = None
+    counts: np.ndarray,
+    classes: Sequence[str],
+    *,
+    ax: Axes | None = None,
+    order: ClassOrder | None = None,
 ) -> Figure:
     """Counts of shape (n_classes, n_classes): rows are true labels, columns predictions."""
     return draw_matrix(
@@ -235,11 +205,16 @@ def confusion_counts_heatmap(
         title=f"Confusion matrix ({int(counts.sum())} samples)",
         xlabel="Prediction",
         ylabel="Label",
+        order=order,
     )
 
 
 def confusion_normalized_heatmap(
-    counts: np.ndarray, classes: Sequence[str], *, ax: Axes | None = None
+    counts: np.ndarray,
+    classes: Sequence[str],
+    *,
+    ax: Axes | None = None,
+    order: ClassOrder | None = None,
 ) -> Figure:
     """Colour = share of the true class; each cell shows the share and, below it, the count."""
     totals = counts.sum(axis=1, keepdims=True)
@@ -268,13 +243,19 @@ def confusion_normalized_heatmap(
         title="Confusion matrix, normalized by true class (share / count)",
         xlabel="Prediction",
         ylabel="Label",
+        order=order,
     )
 
 
 def pairwise_accuracy_heatmap(
-    accuracy: np.ndarray, classes: Sequence[str], *, ax: Axes | None = None
+    accuracy: np.ndarray,
+    classes: Sequence[str],
+    *,
+    ax: Axes | None = None,
+    order: ClassOrder | None = None,
 ) -> Figure:
-    """Pairwise accuracy in 0..1, red = low to blue = high; NaN cells stay blank.
+    """Pairwise accuracy, red = low to blue = high over the range observed
+    (``scales.observed_scale``); NaN cells stay blank.
 
     The axes are digit_a and digit_b for digit classes, class_a and class_b otherwise.
     """
@@ -284,19 +265,24 @@ def pairwise_accuracy_heatmap(
         ax,
         colorbar_label="pairwise accuracy (diagonal: recall)",
         title="Pairwise accuracy: true class ranked above the other",
+        order=order,
     )
 
 
 def pairwise_label_accuracy_heatmap(
-    accuracy: np.ndarray, classes: Sequence[str], *, ax: Axes | None = None
+    accuracy: np.ndarray,
+    classes: Sequence[str],
+    *,
+    ax: Axes | None = None,
+    order: ClassOrder | None = None,
 ) -> Figure:
     """Pairwise accuracy from predicted labels alone, for predictions without probabilities.
 
     ``accuracy`` of shape (n_classes, n_classes): entry (a, b), a != b, is the share
     predicted right among the samples whose true class is a or b and whose predicted
     class is a or b; entry (a, a) is the recall of a; NaN where there is no such
-    sample. Drawn as ``pairwise_accuracy_heatmap``: 0..1, red = low to blue = high,
-    NaN cells blank.
+    sample. Drawn as ``pairwise_accuracy_heatmap``: red = low to blue = high over the
+    range observed, NaN cells blank.
     """
     return _pairwise_heatmap(
         accuracy,
@@ -304,6 +290,7 @@ def pairwise_label_accuracy_heatmap(
         ax,
         colorbar_label="pairwise label accuracy (diagonal: recall)",
         title="Pairwise accuracy from labels: a or b predicted as the right one",
+        order=order,
     )
 
 
@@ -314,8 +301,10 @@ def _pairwise_heatmap(
     *,
     colorbar_label: str,
     title: str,
+    order: ClassOrder | None,
 ) -> Figure:
     xlabel, ylabel = pair_axis_names(classes)
+    scale = observed_scale(accuracy)
     return draw_matrix(
         accuracy,
         classes,
@@ -324,12 +313,13 @@ def _pairwise_heatmap(
             [["" if np.isnan(value) else f"{value:.2f}" for value in row] for row in accuracy]
         ),
         cmap="RdBu",
-        vmin=0,
-        vmax=1,
-        colorbar_label=colorbar_label,
+        vmin=scale.low,
+        vmax=scale.high,
+        colorbar_label=f"{colorbar_label}\n{scale.describe()}",
         title=title,
         xlabel=xlabel,
         ylabel=ylabel,
+        order=order,
     )
 
 

@@ -1,10 +1,11 @@
 """Figures of one-pixel separability. Drawing only: nothing here saves.
 
-Colour scales. A threshold at 0 (all one class) already scores the larger class's share,
-about 0.5, so no best pixel falls below it: the heatmap and the per-pixel maps share one
-sequential scale over 0.5..1 (``MAP_CMAP``), which spends all its contrast where the pairs
-differ (0.78 against 0.98 on the digits). Values below 0.5, possible on the held-out split
-only, are clipped (the colorbar's arrow); the heatmap's cells carry their numbers anyway.
+Colour scales. The heatmap is red (low) to blue (high) like the pairwise accuracy's, over
+the range of its pairs (``scales.observed_scale``): 0.78 against 0.98 on the digits get
+the two ends of the scale. A threshold at 0 (all one class) already scores the larger
+class's share, about 0.5, so the per-pixel maps use a sequential scale over 0.5..1
+(``MAP_CMAP``); values below 0.5, possible on the held-out split only, are clipped (the
+colorbar's arrow).
 """
 
 from collections.abc import Sequence
@@ -15,12 +16,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 from digitwise.figures import heatmaps, images
+from digitwise.figures.scales import observed_scale
+from digitwise.metrics.ordering import ClassOrder
 from digitwise.pixels.diagnosis import PairMap
 
-ACCURACY_CMAP = "RdBu"  # red = low, white = 0.5, blue = high; as heatmaps.pairwise_accuracy
+ACCURACY_CMAP = "RdBu"  # red = low, blue = high; as heatmaps.pairwise_accuracy_heatmap
 MARKER_COLOUR = "#ff9f1c"  # orange: stands out on gray_r digits and on the red-blue maps
 # The maps stretch the upper half of that scale: white = chance (0.5), dark blue = 1, so the
 # meaning of white and blue stays, while pixels, most of them between 0.5 and 0.8, get
@@ -32,25 +36,32 @@ LABELLED_PAIRS = 8  # pairs named on the scatter: those the model separates wors
 
 
 def separability_heatmap(
-    accuracy: np.ndarray, classes: Sequence[str], *, ax: Axes | None = None
+    accuracy: np.ndarray,
+    classes: Sequence[str],
+    *,
+    ax: Axes | None = None,
+    order: ClassOrder | None = None,
 ) -> Figure:
-    """Best single-pixel held-out accuracy, (K, K) symmetric; NaN cells (diagonal) blank."""
+    """Best single-pixel held-out accuracy, (K, K) symmetric; NaN cells (diagonal) blank.
+    Red (low) to blue (high) over the values' range; ``order``: of the rows and columns."""
     annotations = np.array(
         [["" if np.isnan(value) else f"{value:.2f}" for value in row] for row in accuracy]
     )
+    scale = observed_scale(accuracy)
     return heatmaps.draw_matrix(
         accuracy,
         classes,
         ax,
         annotations=annotations,
-        cmap=MAP_CMAP,
-        vmin=0.5,
-        vmax=1,
+        cmap=ACCURACY_CMAP,
+        vmin=scale.low,
+        vmax=scale.high,
         colorbar_label="held-out accuracy of the best single pixel\n"
-        "(guessing the larger class scores its share, about 0.5)",
+        f"(guessing the larger class scores about 0.5)\n{scale.describe()}",
         title="One-pixel separability: best single pixel and threshold",
         xlabel=heatmaps.pair_axis_names(classes)[0],
         ylabel=heatmaps.pair_axis_names(classes)[1],
+        order=order,
     )
 
 
@@ -122,17 +133,24 @@ def model_vs_data_scatter(
     diagonal = (min(xlim[0], ylim[0]), max(xlim[1], ylim[1]))
     ax.fill_between(diagonal, diagonal, diagonal[0], color="tab:red", alpha=0.06, lw=0)
     ax.plot(diagonal, diagonal, color="0.4", linewidth=1, linestyle="--", label="y = x")
-    ax.scatter(x, y, s=18, color="tab:blue", alpha=0.6, edgecolor="none", label="pair of classes")
+    ax.scatter(
+        x, y, s=DOT_SIZE, color="tab:blue", alpha=0.6, edgecolor="none", label="pair of classes"
+    )
     # the LABELLED_PAIRS lowest, and every pair tied with the last of them
     cut = np.sort(y)[min(LABELLED_PAIRS, len(y)) - 1] if len(y) else 0.0
     worst = np.flatnonzero(y <= cut)
     ax.scatter(
-        x[worst], y[worst], s=24, color="tab:red", edgecolor="none", label="lowest model accuracy"
+        x[worst],
+        y[worst],
+        s=NAMED_DOT_SIZE,
+        color="tab:red",
+        edgecolor="none",
+        label="lowest model accuracy",
     )
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
     shown_names = [name for name, keep in zip(names, shown, strict=True) if keep]
-    _place_labels(ax, [(x[i], y[i], shown_names[i]) for i in worst])
+    _place_labels(ax, [(x[i], y[i], shown_names[i]) for i in worst], np.column_stack([x, y]))
     ax.set_xlabel("best single pixel: held-out accuracy (how separable the data is)")
     ax.set_ylabel("model: pairwise accuracy (held-out)")
     left_out = int((~shown).sum())
@@ -143,7 +161,8 @@ def model_vs_data_scatter(
         "(shaded: the model does worse than one pixel)",
         fontsize=9,
     )
-    ax.legend(loc="best", fontsize=8)
+    # below the axis label, where it covers no dot and no name
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
     return figure
 
@@ -157,34 +176,63 @@ def _span(values: np.ndarray) -> tuple[float, float]:
     return low - margin, high + margin
 
 
-# Where a label may go relative to its point, in points, tried in this order.
-_LABEL_OFFSETS = ((6, -3), (-6, -3), (0, 5), (0, -11), (6, 7), (-6, 7), (6, -13), (-6, -13))
+# Where a label may go relative to its point, in points: around it in eight directions,
+# nearest ring first; from the third ring on, a thin line joins label and point.
+_DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, 1), (1, -1), (-1, -1))
+_LABEL_OFFSETS = tuple(
+    (radius * dx, radius * dy) for radius in (6, 11, 17, 25, 35, 48) for dx, dy in _DIRECTIONS
+)
+_LEADER_FROM = 17  # points: offsets this far get a line to their point
+DOT_SIZE, NAMED_DOT_SIZE = 18, 24  # scatter sizes, points squared
 
 
-def _place_labels(ax: Axes, points: Sequence[tuple[float, float, str]]) -> None:
-    """Name points, each at the first offset where it covers no other named point or label."""
-    renderer = ax.get_figure().canvas.get_renderer()
-    radius = 3 * ax.get_figure().dpi / 72  # a marker's half-width, in pixels
-    placed = [
+def _place_labels(ax: Axes, points: Sequence[tuple[float, float, str]], dots: np.ndarray) -> None:
+    """Name ``points``, each at the first offset where its label covers no dot (``dots``,
+    (n, 2) in data coordinates) and no label placed before, inside the axes. Where none
+    is free, the offset that overlaps fewest; a name is never dropped."""
+    figure = ax.get_figure()
+    renderer = figure.canvas.get_renderer()
+    radius = np.sqrt(NAMED_DOT_SIZE) / 2 * figure.dpi / 72 + 1  # a marker's half-width, px
+    taken = [
         Bbox.from_extents(px - radius, py - radius, px + radius, py + radius)
-        for px, py in ax.transData.transform([(x, y) for x, y, _ in points]).reshape(-1, 2)
+        for px, py in ax.transData.transform(np.reshape(dots, (-1, 2)))
     ]
+    frame = ax.get_window_extent(renderer)
     for x, y, name in points:
-        for attempt, (dx, dy) in enumerate(_LABEL_OFFSETS, start=1):
-            text = ax.annotate(
-                name,
-                (x, y),
-                xytext=(dx, dy),
-                textcoords="offset points",
-                ha="left" if dx > 0 else "right" if dx < 0 else "center",
-                fontsize=8,
-                color="tab:red",
-            )
-            box = text.get_window_extent(renderer)
-            if attempt == len(_LABEL_OFFSETS) or not any(box.overlaps(b) for b in placed):
-                break  # the last offset stays even if it overlaps: a name is never dropped
-            text.remove()
-        placed.append(box)
+        best = None  # (overlaps, text, box)
+        for dx, dy in _LABEL_OFFSETS:
+            text = _label(ax, x, y, name, dx, dy)
+            text.update_positions(renderer)
+            box = Text.get_window_extent(text, renderer)  # the name's, without its line
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0
+            inside = inside and box.y1 <= frame.y1
+            overlaps = sum(box.overlaps(other) for other in taken) + (not inside)
+            if best is None or overlaps < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (overlaps, text, box)
+            else:
+                text.remove()
+            if overlaps == 0:
+                break
+        taken.append(best[2])
+
+
+def _label(ax: Axes, x: float, y: float, name: str, dx: float, dy: float):
+    """A red name at (dx, dy) points from (x, y), anchored on the side facing it."""
+    leader = {"arrowstyle": "-", "color": "tab:red", "lw": 0.6, "shrinkA": 1, "shrinkB": 3}
+    return ax.annotate(
+        name,
+        (x, y),
+        xytext=(dx, dy),
+        textcoords="offset points",
+        ha="left" if dx > 0 else "right" if dx < 0 else "center",
+        va="bottom" if dy > 0 else "top" if dy < 0 else "center",
+        fontsize=8,
+        color="tab:red",
+        zorder=4,  # above the dots
+        arrowprops=leader if max(abs(dx), abs(dy)) >= _LEADER_FROM else None,
+    )
 
 
 def _blank_nan(image: np.ndarray) -> np.ndarray:

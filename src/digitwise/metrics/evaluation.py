@@ -12,6 +12,7 @@ import numpy as np
 from digitwise import params
 from digitwise.metrics import calibration as calibrated
 from digitwise.metrics import classification as metrics
+from digitwise.metrics.ordering import ClassOrder, class_order, order_report
 from digitwise.metrics.reports import (
     TOP_K,
     binned_auc_report,
@@ -35,6 +36,7 @@ class Evaluation:
     pairwise: np.ndarray  # (K, K) probability-based pairwise accuracy, or label-based
     label_only: bool  # no probabilities: ``pairwise`` is the label-based matrix
     payloads: dict[str, Any]  # output name -> JSON payload
+    order: ClassOrder  # of the classes in every heatmap (``evaluate.class_order``)
     calibration: calibrated.Calibration | None = None  # None: no probabilities
 
 
@@ -46,6 +48,7 @@ class Preview:
     counts: np.ndarray
     pairwise: np.ndarray
     label_only: bool
+    order: ClassOrder  # of the classes in every heatmap (``evaluate.class_order``)
 
     @property
     def calibration(self) -> calibrated.Calibration | None:
@@ -64,7 +67,9 @@ def preview_of(predictions: Predictions, settings: params.EvaluateParams) -> Pre
         calibration_bins=settings.calibration_bins,
     )
     scores = finish(state)
-    return Preview(scores, scores.counts, pairwise_matrix(scores), predictions.proba is None)
+    order = class_order(scores.counts, method=settings.class_order)
+    label_only = predictions.proba is None
+    return Preview(scores, scores.counts, pairwise_matrix(scores), label_only, order)
 
 
 def pairwise_matrix(scores: Scores) -> np.ndarray:
@@ -81,14 +86,17 @@ def evaluate(
     *,
     preview: Preview | None = None,
 ) -> Evaluation:
-    """``preview`` (``preview_of(predictions)``), when the caller has it: a caller drawing
-    meanwhile computes it first. The per-pair AUC is exact, from the scores themselves."""
-    scores = (preview or preview_of(predictions, settings)).scores
+    """``preview`` (``preview_of(predictions, settings)``), when the caller has it: a
+    caller drawing meanwhile computes it first. The per-pair AUC is exact, from the
+    scores themselves."""
+    preview = preview or preview_of(predictions, settings)
+    scores = preview.scores
     auc = None
     if predictions.proba is not None:
         auc = metrics.pairwise_auc(predictions.actual, predictions.proba)
+    digest = content_digest(predictions)
     return evaluate_scores(
-        scores, settings, classes=predictions.classes, digest=content_digest(predictions), auc=auc
+        scores, settings, classes=predictions.classes, digest=digest, auc=auc, order=preview.order
     )
 
 
@@ -119,17 +127,24 @@ def evaluate_scores(
     digest: str,
     auc: np.ndarray | None,
     auc_error_bound: np.ndarray | None = None,
+    order: ClassOrder | None = None,
 ) -> Evaluation:
     """The payloads from finished scores, the content digest and the per-pair AUC; with
-    ``auc_error_bound``, the AUC is binned (a sharded evaluation) and says so."""
+    ``auc_error_bound``, the AUC is binned (a sharded evaluation) and says so. ``order``:
+    the heatmaps' class order, computed from the counts when None."""
     counts = scores.counts
+    if order is None:
+        order = class_order(counts, method=settings.class_order)
     pairwise = pairwise_matrix(scores)
     accuracy = None if auc is None else pairwise
     payloads = {
         "metrics": headline_metrics(scores, classes, auc),
         "intervals": intervals_report(counts, settings),
         # which predictions these are: a comparison made from others is refused
-        "confusion": confusion_report(counts, classes) | {"predictions_sha256": digest},
+        # matrices in the class list's order; the heatmaps' order beside them
+        "confusion": confusion_report(counts, classes)
+        | {"predictions_sha256": digest}
+        | {"class_order": order_report(order, classes)},
         "top_confusions": top_confusions_report(counts, classes, limit=settings.top_confusions),
         "pairwise": pairwise_report(pairwise if auc is None else None, accuracy, auc, classes),
         "per_class": per_class_report(counts, classes),
@@ -147,6 +162,7 @@ def evaluate_scores(
         pairwise=pairwise,
         label_only=scores.pairwise_accuracy is None,
         payloads=payloads,
+        order=order,
         calibration=calibration,
     )
 

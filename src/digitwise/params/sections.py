@@ -45,6 +45,7 @@ SECTIONS = (
 )
 DATA_SOURCES = ("digits", "idx")
 SPLIT_METHODS = ("stratified", "source")
+CLASS_ORDERS = ("natural", "clustered")  # digitwise.metrics.ordering.METHODS
 # Nesting deeper than this is no params file (this one nests 4 deep); refused at once, so
 # that nothing after the parser recurses into it.
 MAX_DEPTH = 100
@@ -83,11 +84,16 @@ class EvaluateParams:
     bootstrap_resamples: int  # for the 95% confidence intervals of the headline metrics
     bootstrap_seed: int
     calibration_bins: int  # equal-width bins of the calibration errors and diagram
+    class_order: str  # of the classes in the heatmaps: natural | clustered
 
 
 # What the digitwise command uses without --params; params.yaml holds the same values.
 EVALUATE_DEFAULTS = EvaluateParams(
-    top_confusions=10, bootstrap_resamples=1000, bootstrap_seed=0, calibration_bins=15
+    top_confusions=10,
+    bootstrap_resamples=1000,
+    bootstrap_seed=0,
+    calibration_bins=15,
+    class_order="natural",
 )
 
 
@@ -226,6 +232,7 @@ def evaluate_params(raw: Mapping[str, Any]) -> EvaluateParams:
         # one bin is the plain gap between mean confidence and accuracy; beyond a
         # thousand, bins hold too few samples to estimate anything
         "calibration_bins": integer(minimum=1, maximum=1_000),
+        "class_order": choice(CLASS_ORDERS),
     }
     return EvaluateParams(**_section(raw, "evaluate", schema))
 
