@@ -105,6 +105,7 @@ def _panel(ax: "Axes", counts: np.ndarray, classes: Sequence[str], cell: float, 
     """A (K, K) count matrix as shares of each true class on ``ax``, rows top to bottom;
     with each nonzero cell's share and count when cells are large enough."""
     from digitwise.figures import heatmaps
+    from digitwise.figures.class_labels import label_classes
 
     n = len(classes)
     totals = counts.sum(axis=1, keepdims=True)
@@ -135,7 +136,7 @@ def _panel(ax: "Axes", counts: np.ndarray, classes: Sequence[str], cell: float, 
         )
     for spine in ax.spines.values():
         spine.set_visible(False)
-    heatmaps._label_classes(ax, classes, float(np.clip(cell * 20, 6, 9)))
+    label_classes(ax, classes, float(np.clip(cell * 20, 6, 9)))
     ax.set_xlabel("Prediction", fontsize=9)
     if first_column:
         ax.set_ylabel("Label", fontsize=9)
