@@ -6,6 +6,7 @@ directory their DVC remote (both in the test's temporary directory)."""
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from test_pipeline import ROOT, dvc, environment, run
 
 from digitwise.cli import run as run_command
 from digitwise.cli.main import main
+from digitwise.errors import UserError
 from digitwise.sweep import collect, grid
 
 # one experiment that changes the predictions, one that changes only the intervals: each
@@ -354,13 +356,18 @@ def test_an_experiment_cut_before_evaluate_is_refused(machines, tmp_path, capsys
 
 
 def test_the_workflow_pushes_with_the_token_in_the_url():
-    """What the steps above cannot try offline: each job's ORIGIN carries the job's
-    token, the checkout keeps no credentials and fetches the whole history."""
+    """What the steps above cannot try offline: the ORIGIN of the push and the pull
+    carries the job's token, the checkout keeps no credentials and fetches the whole
+    history."""
     jobs = WORKFLOW["jobs"]
     url = "https://x-access-token:${{ github.token }}@github.com/${{ github.repository }}.git"
     for name in ("experiment", "collect"):
-        assert jobs[name]["env"]["ORIGIN"] == url
-        checkout = jobs[name]["steps"][0]["with"]
+        steps = jobs[name]["steps"]
+        # in the step that pushes or pulls only, never where pip runs packages' code
+        assert [step.get("env", {}).get("ORIGIN") for step in steps if "ORIGIN" in str(step)] == [
+            url
+        ]
+        checkout = steps[0]["with"]
         assert checkout == {"fetch-depth": 0, "persist-credentials": False}
     assert "evaluate" in jobs["experiment"]["steps"][-2]["run"]  # the table reads no further
     assert jobs["collect"]["needs"] == ["grid", "experiment"]
@@ -493,3 +500,40 @@ def test_the_experiments_of_one_commit_against_another(machines, tmp_path):
     assert (
         rows["seed-7"]["params_changed"] == {"train.logistic_regression.C": 1.0} | SWEEP["seed-7"]
     )
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (
+            {"dvc.yaml": "stages: {evaluate: {cmd: [python, -m, stages.evaluate]}}\n"},
+            "dvc.yaml must have an evaluate stage whose cmd names --params",
+        ),
+        ({"c.json": '{"classes": null}'}, "c.json must hold 'classes', a non-empty list"),
+        ({"c.json": '{"counts": []}'}, "c.json must hold 'classes', a non-empty list"),
+        ({"p.yaml": "a: [\n"}, "p.yaml: not YAML"),
+    ],
+)
+def test_a_commit_collect_cannot_read_is_one_line(tmp_path, files, message):
+    """Damaged files of the baseline's commit, read from git: never a traceback."""
+    command = " ".join(
+        f"--{name} {path}"
+        for name, path in zip(
+            collect.READ, ("p.yaml", "pred.csv", "m.json", "i.json", "c.json"), strict=True
+        )
+    )
+    committed = {
+        "dvc.yaml": f"stages: {{evaluate: {{cmd: python -m stages.evaluate {command}}}}}\n",
+        "c.json": '{"classes": ["0", "1"]}',
+        "p.yaml": "a: 1\n",
+        "pred.csv": "sample,actual,predicted\n0,0,0\n",
+    } | files
+    for name, text in committed.items():
+        (tmp_path / name).write_text(text)
+    run(tmp_path, "git", "init", "-q")
+    run(tmp_path, "git", "add", "-A")
+    run(tmp_path, "git", "commit", "-q", "-m", "x")
+    head = collect.resolve(tmp_path, "HEAD")
+    run(tmp_path, "git", "update-ref", f"refs/exps/{head.commit[:2]}/{head.commit[2:]}/e", "HEAD")
+    with pytest.raises(UserError, match=re.escape(message)):
+        collect.collect(tmp_path, head, n_resamples=10, seed=0)
