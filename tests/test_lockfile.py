@@ -1,11 +1,13 @@
 """The lock files pin what pyproject.toml asks for: every requirement of the package (and,
-in the test lock, of each extra) is pinned to one version inside its range, with hashes.
+in the test lock, of each extra) is pinned to one version inside its range, with hashes,
+and so is every requirement of what is pinned (extras included): the lock is complete.
 
 `pyproject.toml` keeps ranges for those who use digitwise as a library; the locks pin
 the versions that made the committed outputs, for `dvc repro`, the tests and CI."""
 
 import re
 import tomllib
+from importlib import metadata
 
 import pytest
 from packaging.markers import default_environment
@@ -66,7 +68,12 @@ def pins(path: str, python: str) -> dict[str, Version]:
 
 def wanted(extras: tuple[str, ...], python: str) -> list[Requirement]:
     """pyproject's requirements of the package with these extras, markers evaluated."""
-    requirements = [Requirement(text) for text in PYPROJECT["dependencies"]]
+    requirements = [
+        requirement
+        for requirement in map(Requirement, PYPROJECT["dependencies"])
+        if requirement.marker is None
+        or requirement.marker.evaluate(environment(python) | {"extra": ""})
+    ]
     for extra in extras:
         requirements += [
             requirement
@@ -88,8 +95,51 @@ def test_every_requirement_is_pinned_inside_its_range(path, python):
             f"{path}: {name}=={pinned[name]} is outside pyproject's {requirement}"
         )
 
-    if "dask" in LOCKS[path]:  # dask[distributed]: the extra is the distributed package
-        assert "distributed" in pinned
+
+def requirements_of(name: str, version: Version, extras: tuple[str, ...], python: str):
+    """What the installed distribution ``name`` requires with those extras, markers
+    evaluated, or None if it is not installed here at ``version`` (its metadata may differ)."""
+    try:
+        distribution = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return None
+    if Version(distribution.version) != version:
+        return None
+    return [
+        requirement
+        for requirement in map(Requirement, distribution.requires or [])
+        if requirement.marker is None
+        or any(
+            requirement.marker.evaluate(environment(python) | {"extra": extra})
+            for extra in ("", *extras)
+        )
+    ]
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+@pytest.mark.parametrize("path", LOCKS)
+def test_the_lock_is_complete(path, python):
+    """Walked from pyproject's requirements: each package's own requirements (with the
+    extras asked of it, e.g. dask[distributed]) are pinned inside their ranges, as the
+    installed copy of the pinned version declares them."""
+    pinned = pins(path, python)
+    todo = [(requirement, "pyproject.toml") for requirement in wanted(LOCKS[path], python)]
+    seen, read = set(), 0
+    while todo:
+        requirement, needed_by = todo.pop()
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"{path}: {needed_by} needs {requirement}, which is not pinned"
+        assert requirement.specifier.contains(pinned[name], prereleases=True), (
+            f"{path}: {name}=={pinned[name]} is outside {needed_by}'s {requirement}"
+        )
+        extras = tuple(sorted(requirement.extras))
+        if (name, extras) in seen:
+            continue
+        seen.add((name, extras))
+        found = requirements_of(name, pinned[name], extras, python)
+        read += found is not None
+        todo += [(needed, f"{name} {pinned[name]}") for needed in found or []]
+    assert read > len(pinned) // 2  # most pins are installed here at their pinned version
 
 
 @pytest.mark.parametrize("path", LOCKS)

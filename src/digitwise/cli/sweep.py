@@ -1,10 +1,12 @@
 """``digitwise sweep``: a grid of experiments declared once, in ``sweep.yaml``.
 
   matrix            the grid as the JSON of a GitHub Actions matrix (one job per experiment)
-  run NAME          run one experiment: ``dvc exp run --temp --name NAME -S ...``
-  collect --out D   the experiments of a baseline commit (local, or fetched with
+  run NAME          run one experiment: ``dvc exp run --temp --name NAME -S ...``, and
+                    check that it recorded ``refs/exps/<HEAD>/NAME``
+  collect --out D   the experiments of a commit (local, or fetched with
                     ``dvc exp pull origin``) in one Markdown table: params changed,
-                    headline metrics with 95% intervals, and McNemar against the baseline
+                    headline metrics with 95% intervals, and McNemar against that commit
+                    or another (``--against origin/main``)
 
 Each experiment is a name and the params.yaml keys it sets; ``run`` leaves the workspace
 as it was, so experiments run one after another stay apart."""
@@ -20,6 +22,7 @@ from digitwise import params
 from digitwise.cli import add_params_option
 from digitwise.cli import settings as settings_of
 from digitwise.cli.names import SWEEP_OUTPUTS
+from digitwise.errors import UserError
 from digitwise.io import outputs
 from digitwise.sweep import collect, grid
 
@@ -47,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     table.add_argument(
         "--baseline", default="HEAD", help="the commit the experiments ran on (default HEAD)"
     )
+    table.add_argument("--against", help="the commit to compare them with (default --baseline)")
     table.add_argument(
         "--out", required=True, help=f"directory to write {', '.join(SWEEP_OUTPUTS.values())} in"
     )
@@ -62,11 +66,24 @@ def command(args: argparse.Namespace) -> None:
         print(json.dumps(grid.matrix(experiments), separators=(",", ":")))
         return
     experiment = grid.find(experiments, args.name, args.grid)
+    root = collect.repository_root(Path.cwd())
+    if collect.is_shallow(root):  # dvc exp run would run, exit 0 and record nothing
+        raise UserError(
+            f"{root}: a shallow clone, where dvc exp run records no experiment; fetch the "
+            "history first (git fetch --unshallow, or fetch-depth: 0 in actions/checkout)"
+        )
+    head = collect.resolve(root, "HEAD")
+    before = collect.experiment_commit(root, head, experiment.name)
     dvc, *rest = grid.exp_run_command(experiment, tuple(args.targets))
     print(f"$ {shlex.join([dvc, *rest])}", flush=True)
     returncode = subprocess.run([sys.executable, "-m", "dvc", *rest], check=False).returncode
     if returncode:
         raise SystemExit(returncode)
+    if collect.experiment_commit(root, head, experiment.name) in (None, before):
+        raise UserError(
+            f"dvc exp run recorded no experiment {experiment.name!r} of {head.commit[:12]} "
+            f"(no new refs/exps/.../{experiment.name})"
+        )
 
 
 def run_collect(args: argparse.Namespace) -> None:
@@ -75,9 +92,9 @@ def run_collect(args: argparse.Namespace) -> None:
     outputs.check_destinations(*destinations.values(), inputs=[args.params])
     root = collect.repository_root(Path.cwd())
     baseline = collect.resolve(root, args.baseline)
-    collected = collect.collect(
-        root, baseline, n_resamples=settings.bootstrap_resamples, seed=settings.bootstrap_seed
-    )
+    against = collect.resolve(root, args.against) if args.against else None
+    bootstrap = {"n_resamples": settings.bootstrap_resamples, "seed": settings.bootstrap_seed}
+    collected = collect.collect(root, baseline, against=against, **bootstrap)
     table = collect.table_markdown(collected)
     outputs.write_all(
         {destinations["table"]: table, destinations["collected"]: outputs.json_text(collected)}

@@ -47,10 +47,11 @@ def load_grid(path: str | Path, params_path: str | Path) -> tuple[Experiment, ..
     keys = flatten(_read_yaml(params_path))
     grid = []
     for name, changes in experiments.items():
-        if not isinstance(name, str) or not NAME.fullmatch(name):
+        if not valid_name(name):
             raise UserError(
                 f"{path}: experiment name {name!r}: letters, digits, '.', '_' and '-' "
-                "(64 at most, not starting with '.', '_' or '-')"
+                "(64 at most, not starting with '.', '_' or '-', no '..', not ending in "
+                "'.' or '.lock': a git ref name)"
             )
         where = f"{path}: experiments.{name}"
         if not isinstance(changes, dict) or not changes:
@@ -62,6 +63,16 @@ def load_grid(path: str | Path, params_path: str | Path) -> tuple[Experiment, ..
                 raise UserError(f"{where}.{key}: a number, string, boolean, null or list of them")
         grid.append(Experiment(name, dict(changes)))
     return tuple(grid)
+
+
+def valid_name(name: Any) -> bool:
+    """A name ``git check-ref-format`` takes as a ref component, and a matrix value."""
+    return (
+        isinstance(name, str)
+        and NAME.fullmatch(name) is not None
+        and ".." not in name
+        and not name.endswith((".", ".lock"))
+    )
 
 
 def find(grid: tuple[Experiment, ...], name: str, path: str | Path) -> Experiment:
