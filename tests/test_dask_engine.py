@@ -286,3 +286,23 @@ def test_without_the_dask_extra_the_engine_is_a_one_line_error(inputs):  # noqa:
         "error: --engine dask needs Dask's distributed scheduler: pip install 'digitwise[dask]'\n"
     )
     assert not (directory / "out").exists()
+
+
+def test_a_bad_shard_on_the_local_cluster_is_one_line_on_stderr(inputs, tmp_path):  # noqa: F811
+    """The command's own local cluster: its workers write to the command's stderr, where
+    only the error line shows, not a worker's traceback (capsys sees none of theirs)."""
+    directory, classes = inputs
+    source = dict(bad_shards(tmp_path))["repeated_id"]
+    with pytest.raises(PredictionsError) as expected:
+        read_predictions(source, CLASSES)
+    script = "import sys; from digitwise.cli.main import entry_point; sys.exit(entry_point())"
+    args = [source, "--classes", classes, "--out", directory / "out", "--engine", "dask"]
+    result = subprocess.run(
+        [sys.executable, "-c", script, "evaluate", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"error: {expected.value}\n"
+    assert not (directory / "out").exists()

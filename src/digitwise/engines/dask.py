@@ -11,6 +11,7 @@ every worker must see them at those paths (a shared file system, absolute paths)
 have digitwise installed. Dask is the optional ``dask`` extra, imported only here.
 """
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,7 +58,7 @@ def evaluate_shards(
     """The merged state and content digest of ``shards`` (``reading.shard_paths`` of
     ``source``), on the scheduler at ``scheduler``, or on a local cluster when None."""
     distributed = _distributed()
-    from digitwise.engines.shards import combine, summarize_shard
+    from digitwise.engines.shards import combine_or_error, summarize_shard
 
     bins = score_bins(len(classes))
     with _client(distributed, scheduler) as client:
@@ -70,8 +71,11 @@ def evaluate_shards(
             calibration_bins=calibration_bins,
             pure=False,
         )
-        combined = client.submit(combine, str(source), classes, summaries, pure=False)
-        return combined.result()  # a shard's UserError is raised here, as it was
+        combined = client.submit(combine_or_error, str(source), classes, summaries, pure=False)
+        result = combined.result()
+    if isinstance(result, UserError):  # raised here, where it is one line
+        raise result
+    return result
 
 
 def _distributed():
@@ -97,6 +101,7 @@ def _client(distributed, scheduler: str | None) -> Iterator:
                 # default, 8787, may be taken, and then Dask warns on stderr
                 dashboard_address=":0",
                 scheduler_kwargs={"dashboard": False},
+                silence_logs=logging.CRITICAL,  # its workers share the command's stderr
             ) as cluster,
             distributed.Client(cluster) as client,
         ):

@@ -70,3 +70,14 @@ def combine(
     hashes = np.concatenate([summary.hashes for summary in summaries])
     digest = digest_of_rows(classes, flags[0], sample, hashes)
     return merge([summary.state for summary in summaries]), digest
+
+
+def combine_or_error(
+    source: str, classes: tuple[str, ...], summaries: list[ShardSummary]
+) -> tuple[EvaluationState, str] | UserError:
+    """``combine``, its UserError returned, not raised: what a task raises, its worker
+    logs with a traceback (on the command's own stderr, on a local cluster)."""
+    try:
+        return combine(source, classes, summaries)
+    except UserError as error:
+        return error
