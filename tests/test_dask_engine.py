@@ -130,8 +130,12 @@ def test_resharded_and_reordered_rows_give_the_same_state(tmp_path, scheduler):
         )
     (state, digest), (other, other_digest) = results
     assert digest == other_digest == content_digest(p)
-    for name in ("counts", "wins", "histograms"):
+    for name in ("counts", "wins"):
         np.testing.assert_array_equal(getattr(state, name), getattr(other, name))
+    for name in ("keys", "counts"):
+        np.testing.assert_array_equal(
+            getattr(state.histograms, name), getattr(other.histograms, name)
+        )
     assert (state.log_loss_sum, state.top_k_hits, state.not_argmax) == (
         other.log_loss_sum,
         other.top_k_hits,
@@ -243,6 +247,22 @@ def test_a_bad_shard_on_the_cluster_is_one_line_and_nothing_is_written(inputs, s
         )
         assert (code, out, err) == memory and code == 2 and err.count("\n") == 1, name
         assert not (directory / "d").exists()
+
+
+def test_a_cluster_without_digitwise_is_one_line(inputs, scheduler, capsys, monkeypatch):  # noqa: F811
+    """Checked before any task: a module the cluster's processes cannot import (here, one
+    that does not exist) stands for digitwise missing there."""
+    directory, classes = inputs
+    (directory / "p.csv").write_text("sample,actual,predicted\n0,1,1\n")
+    monkeypatch.setattr(dask_engine, "REQUIRED_MODULE", "digitwise.no_such_module")
+    engine = ("--engine", "dask", "--scheduler", scheduler)
+    code, out, err = evaluate(directory / "p.csv", classes, directory / "out", capsys, *engine)
+    assert (code, out, err.count("\n")) == (2, "", 1)
+    assert err == (
+        f"error: the Dask cluster at {scheduler} cannot run digitwise (No module named "
+        "'digitwise.no_such_module'): install digitwise on the scheduler and every worker\n"
+    )
+    assert not (directory / "out").exists()
 
 
 def test_no_scheduler_at_the_address_is_one_line(inputs, capsys, monkeypatch):  # noqa: F811

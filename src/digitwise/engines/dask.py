@@ -8,7 +8,8 @@ messages as the in-memory reader, the merged state, the content digest.
 
 Workers read the shards at the paths given here, so on a cluster of several machines
 every worker must see them at those paths (a shared file system, absolute paths), and
-have digitwise installed. Dask is the optional ``dask`` extra, imported only here.
+the scheduler and every worker must have digitwise installed (checked first). Dask is
+the optional ``dask`` extra, imported only here.
 """
 
 import logging
@@ -20,9 +21,10 @@ from digitwise import params
 from digitwise.errors import UserError, printable
 from digitwise.metrics.evaluation import Evaluation, evaluate_state
 from digitwise.metrics.reports import TOP_K
-from digitwise.metrics.state import EvaluationState, score_bins
+from digitwise.metrics.state import MAX_CLASSES, EvaluationState, score_bins
 
 INSTALL = "pip install 'digitwise[dask]'"
+REQUIRED_MODULE = "digitwise.engines.shards"  # what the tasks' functions come from
 LOCAL_WORKERS = 2
 CONNECT_TIMEOUT = "10s"
 
@@ -60,8 +62,15 @@ def evaluate_shards(
     distributed = _distributed()
     from digitwise.engines.shards import combine_or_error, summarize_shard
 
+    if len(classes) > MAX_CLASSES:
+        raise UserError(
+            f"--classes: --engine dask bins the per-pair AUC of at most {MAX_CLASSES:,} "
+            f"classes, not {len(classes):,}"
+        )
     bins = score_bins(len(classes))
     with _client(distributed, scheduler) as client:
+        if scheduler is not None:  # a local cluster runs this very Python
+            _check_cluster(distributed, client, scheduler)
         summaries = client.map(
             summarize_shard,
             shards,
@@ -72,10 +81,32 @@ def evaluate_shards(
             pure=False,
         )
         combined = client.submit(combine_or_error, str(source), classes, summaries, pure=False)
-        result = combined.result()
+        try:
+            result = combined.result()
+        except (ImportError, distributed.KilledWorker) as error:  # changed since the check
+            raise _cannot_run(scheduler or "here", error) from None
     if isinstance(result, UserError):  # raised here, where it is one line
         raise result
     return result
+
+
+def _check_cluster(distributed, client, scheduler: str) -> None:
+    """A one-line error unless the scheduler (which unpickles the tasks) and every worker
+    import digitwise: a worker that cannot unpickle a task drops out of the cluster, and
+    the task waits for another. ``exec``, a builtin, unpickles anywhere."""
+    try:
+        client.run_on_scheduler(exec, f"import {REQUIRED_MODULE}")
+        client.run(exec, f"import {REQUIRED_MODULE}")
+    except (ImportError, distributed.KilledWorker) as error:
+        raise _cannot_run(scheduler, error) from None
+
+
+def _cannot_run(scheduler: str, error: Exception) -> UserError:
+    reason = printable(str(error).splitlines()[0] if str(error) else type(error).__name__)
+    return UserError(
+        f"the Dask cluster at {printable(scheduler)} cannot run digitwise ({reason}): "
+        "install digitwise on the scheduler and every worker"
+    )
 
 
 def _distributed():
