@@ -55,6 +55,12 @@ def test_exact_sums_hold_where_float_sums_lose_digits():
     assert exact_mean(total, values.size) == 0.25
 
 
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_exact_sums_refuse_values_that_are_not_finite(bad):
+    with pytest.raises(ValueError, match=f"finite values only, not {bad}"):
+        exact_sums(np.array([1.0, bad, 2.0]), np.array([0, 1, 0]), n_groups=2)
+
+
 @FEW
 @given(st.lists(st.floats(0, 1), min_size=1, max_size=200), st.sampled_from([0, 2, 6]))
 def test_score_bins_are_monotone_and_in_range(values, mantissa_bits):
