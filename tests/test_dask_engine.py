@@ -23,6 +23,8 @@ from digitwise.metrics.state import score_bins
 from digitwise.params import EVALUATE_DEFAULTS
 from digitwise.predictions.reading import read_predictions, shard_paths
 from digitwise.predictions.schema import Predictions, PredictionsError, content_digest
+from digitwise.report.inputs import parse_metrics
+from digitwise.report.page import metrics_notes
 
 BINNED = {"metrics.json": {"auc_ovo_m", "auc_ovo_m_error_bound"}}
 BINNED["pairwise.json"] = {
@@ -107,6 +109,12 @@ def test_eight_shards_on_the_cluster_equal_the_in_memory_evaluation(inputs, sche
     assert np.all(error[off_diagonal] <= bound[off_diagonal]) and np.nanmax(bound) < 0.01
     assert abs(binned["m_measure"] - exact["m_measure"]) <= binned["m_measure_error_bound"]
     assert "binned" in binned["note"]
+    metrics = parse_metrics(json.loads((dask / "metrics.json").read_text()), "metrics.json")
+    bound_text = f"{metrics.auc_error_bound:.2g}"
+    assert any("binned" in line and bound_text in line for line in metrics_notes(metrics))
+    in_memory = parse_metrics(json.loads((memory / "metrics.json").read_text()), "metrics.json")
+    assert in_memory.auc_error_bound is None
+    assert not any("binned" in line for line in metrics_notes(in_memory))
     assert dask_lines.splitlines()[0] == lines.splitlines()[0]
     assert "(binned: exact within" in dask_lines.splitlines()[1]
 
