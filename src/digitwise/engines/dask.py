@@ -1,9 +1,9 @@
 """Evaluation of predictions shards on a Dask cluster (``digitwise evaluate --engine dask``).
 
 Each shard is read, validated and summarised by a worker (``shards.summarize_shard``):
-what comes back is its mergeable state (``metrics.state``; about 4 MB at 10 classes,
-for the AUC's score histograms) and 24 bytes a row (id and row hash), never the rows.
-One more task combines them in shard order (``shards.combine``): the same checks and
+what comes back is its mergeable state (``metrics.state``; about 1 MB at 10 classes and
+10^6 rows, mostly the AUC's score histograms) and 24 bytes a row (id and row hash), never
+the rows. One more task combines them in shard order (``shards.combine``): the same checks and
 messages as the in-memory reader, the merged state, the content digest.
 
 Workers read the shards at the paths given here, so on a cluster of several machines
