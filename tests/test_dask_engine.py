@@ -15,7 +15,7 @@ import pytest
 from test_command import CLASSES, digitwise, inputs, predictions  # noqa: F401  (fixture)
 
 from digitwise.engines import dask as dask_engine
-from digitwise.engines.shards import combine, summarize_shard
+from digitwise.engines.shards import combine, merge_states, summarize_shard
 from digitwise.io.outputs import json_text
 from digitwise.metrics.evaluation import evaluate as evaluate_in_memory
 from digitwise.metrics.evaluation import evaluate_state, summary_lines
@@ -238,10 +238,29 @@ def test_bad_shards_are_refused_as_the_in_memory_reader_refuses_them(tmp_path):
         assert str(sharded.value) == str(expected.value), name
 
 
+def test_states_that_do_not_merge_are_left_to_the_checks_across_shards(tmp_path):
+    """The tree of merges on the cluster raises nothing (a worker would log it): label-only
+    shards among others merge to None, and ``combine`` names them."""
+    source = dict(bad_shards(tmp_path))["mixed_columns"]
+    bins = score_bins(len(CLASSES))
+    summaries = [
+        summarize_shard(s, CLASSES, top_k=2, bins=bins, calibration_bins=15)
+        for s in shard_paths(source)
+    ]
+    assert merge_states([s.state for s in summaries]) is None
+    assert merge_states([summaries[0].state, None]) is None
+    whole = merge_states([summaries[0].state, summaries[1].state])
+    np.testing.assert_array_equal(
+        whole.counts, summaries[0].state.counts + summaries[1].state.counts
+    )
+    with pytest.raises(PredictionsError, match="has no proba_ columns"):
+        combine(str(source), CLASSES, summaries)
+
+
 def test_a_bad_shard_on_the_cluster_is_one_line_and_nothing_is_written(inputs, scheduler, capsys):  # noqa: F811
     directory, classes = inputs
     cases = dict(bad_shards(directory))
-    for name in ("two_bad", "repeated_id"):
+    for name in ("two_bad", "repeated_id", "mixed_columns"):
         memory = evaluate(cases[name], classes, directory / "m", capsys)
         code, out, err = evaluate(
             cases[name],

@@ -3,8 +3,9 @@
 Each shard is read, validated and summarised by a worker (``shards.summarize_shard``):
 what comes back is its mergeable state (``metrics.state``; about 1 MB at 10 classes and
 10^6 rows, mostly the AUC's score histograms) and 24 bytes a row (id and row hash), never
-the rows. One more task combines them in shard order (``shards.combine``): the same checks and
-messages as the in-memory reader, the merged state, the content digest.
+the rows. The states are merged two at a time (``shards.merge_states``), and one more task combines
+the rest in shard order (``shards.combine``): the same checks and messages as the
+in-memory reader, the content digest.
 
 Workers read the shards at the paths given here, so on a cluster of several machines
 every worker must see them at those paths (a shared file system, absolute paths), and
@@ -60,7 +61,7 @@ def evaluate_shards(
     """The merged state and content digest of ``shards`` (``reading.shard_paths`` of
     ``source``), on the scheduler at ``scheduler``, or on a local cluster when None."""
     distributed = _distributed()
-    from digitwise.engines.shards import combine_or_error, summarize_shard
+    from digitwise.engines import shards as parts
 
     if len(classes) > MAX_CLASSES:
         raise UserError(
@@ -72,7 +73,7 @@ def evaluate_shards(
         if scheduler is not None:  # a local cluster runs this very Python
             _check_cluster(distributed, client, scheduler)
         summaries = client.map(
-            summarize_shard,
+            parts.summarize_shard,
             shards,
             classes=classes,
             top_k=top_k,
@@ -80,7 +81,15 @@ def evaluate_shards(
             calibration_bins=calibration_bins,
             pure=False,
         )
-        combined = client.submit(combine_or_error, str(source), classes, summaries, pure=False)
+        # the states merged in a tree, two at a time: no task holds them all
+        states = client.map(parts.state_of_summary, summaries, pure=False)
+        while len(states) > 1:
+            pairs = [states[i : i + 2] for i in range(0, len(states), 2)]
+            states = [client.submit(parts.merge_states, pair, pure=False) for pair in pairs]
+        rest = client.map(parts.without_state, summaries, pure=False)
+        combined = client.submit(
+            parts.combine_or_error, str(source), classes, rest, states[0], pure=False
+        )
         try:
             result = combined.result()
         except (ImportError, distributed.KilledWorker) as error:  # changed since the check
