@@ -15,7 +15,7 @@ import pytest
 from test_command import CLASSES, digitwise, inputs, predictions  # noqa: F401  (fixture)
 
 from digitwise.engines import dask as dask_engine
-from digitwise.engines.shards import combine, summarize_shard
+from digitwise.engines.shards import combine, merge_states, summarize_shard
 from digitwise.io.outputs import json_text
 from digitwise.metrics.evaluation import evaluate as evaluate_in_memory
 from digitwise.metrics.evaluation import evaluate_state, summary_lines
@@ -23,6 +23,8 @@ from digitwise.metrics.state import score_bins
 from digitwise.params import EVALUATE_DEFAULTS
 from digitwise.predictions.reading import read_predictions, shard_paths
 from digitwise.predictions.schema import Predictions, PredictionsError, content_digest
+from digitwise.report.inputs import parse_metrics
+from digitwise.report.page import metrics_notes
 
 BINNED = {"metrics.json": {"auc_ovo_m", "auc_ovo_m_error_bound"}}
 BINNED["pairwise.json"] = {
@@ -107,6 +109,12 @@ def test_eight_shards_on_the_cluster_equal_the_in_memory_evaluation(inputs, sche
     assert np.all(error[off_diagonal] <= bound[off_diagonal]) and np.nanmax(bound) < 0.01
     assert abs(binned["m_measure"] - exact["m_measure"]) <= binned["m_measure_error_bound"]
     assert "binned" in binned["note"]
+    metrics = parse_metrics(json.loads((dask / "metrics.json").read_text()), "metrics.json")
+    bound_text = f"{metrics.auc_error_bound:.2g}"
+    assert any("binned" in line and bound_text in line for line in metrics_notes(metrics))
+    in_memory = parse_metrics(json.loads((memory / "metrics.json").read_text()), "metrics.json")
+    assert in_memory.auc_error_bound is None
+    assert not any("binned" in line for line in metrics_notes(in_memory))
     assert dask_lines.splitlines()[0] == lines.splitlines()[0]
     assert "(binned: exact within" in dask_lines.splitlines()[1]
 
@@ -130,8 +138,12 @@ def test_resharded_and_reordered_rows_give_the_same_state(tmp_path, scheduler):
         )
     (state, digest), (other, other_digest) = results
     assert digest == other_digest == content_digest(p)
-    for name in ("counts", "wins", "histograms"):
+    for name in ("counts", "wins"):
         np.testing.assert_array_equal(getattr(state, name), getattr(other, name))
+    for name in ("keys", "counts"):
+        np.testing.assert_array_equal(
+            getattr(state.histograms, name), getattr(other.histograms, name)
+        )
     assert (state.log_loss_sum, state.top_k_hits, state.not_argmax) == (
         other.log_loss_sum,
         other.top_k_hits,
@@ -226,10 +238,29 @@ def test_bad_shards_are_refused_as_the_in_memory_reader_refuses_them(tmp_path):
         assert str(sharded.value) == str(expected.value), name
 
 
+def test_states_that_do_not_merge_are_left_to_the_checks_across_shards(tmp_path):
+    """The tree of merges on the cluster raises nothing (a worker would log it): label-only
+    shards among others merge to None, and ``combine`` names them."""
+    source = dict(bad_shards(tmp_path))["mixed_columns"]
+    bins = score_bins(len(CLASSES))
+    summaries = [
+        summarize_shard(s, CLASSES, top_k=2, bins=bins, calibration_bins=15)
+        for s in shard_paths(source)
+    ]
+    assert merge_states([s.state for s in summaries]) is None
+    assert merge_states([summaries[0].state, None]) is None
+    whole = merge_states([summaries[0].state, summaries[1].state])
+    np.testing.assert_array_equal(
+        whole.counts, summaries[0].state.counts + summaries[1].state.counts
+    )
+    with pytest.raises(PredictionsError, match="has no proba_ columns"):
+        combine(str(source), CLASSES, summaries)
+
+
 def test_a_bad_shard_on_the_cluster_is_one_line_and_nothing_is_written(inputs, scheduler, capsys):  # noqa: F811
     directory, classes = inputs
     cases = dict(bad_shards(directory))
-    for name in ("two_bad", "repeated_id"):
+    for name in ("two_bad", "repeated_id", "mixed_columns"):
         memory = evaluate(cases[name], classes, directory / "m", capsys)
         code, out, err = evaluate(
             cases[name],
@@ -243,6 +274,22 @@ def test_a_bad_shard_on_the_cluster_is_one_line_and_nothing_is_written(inputs, s
         )
         assert (code, out, err) == memory and code == 2 and err.count("\n") == 1, name
         assert not (directory / "d").exists()
+
+
+def test_a_cluster_without_digitwise_is_one_line(inputs, scheduler, capsys, monkeypatch):  # noqa: F811
+    """Checked before any task: a module the cluster's processes cannot import (here, one
+    that does not exist) stands for digitwise missing there."""
+    directory, classes = inputs
+    (directory / "p.csv").write_text("sample,actual,predicted\n0,1,1\n")
+    monkeypatch.setattr(dask_engine, "REQUIRED_MODULE", "digitwise.no_such_module")
+    engine = ("--engine", "dask", "--scheduler", scheduler)
+    code, out, err = evaluate(directory / "p.csv", classes, directory / "out", capsys, *engine)
+    assert (code, out, err.count("\n")) == (2, "", 1)
+    assert err == (
+        f"error: the Dask cluster at {scheduler} cannot run digitwise (No module named "
+        "'digitwise.no_such_module'): install digitwise on the scheduler and every worker\n"
+    )
+    assert not (directory / "out").exists()
 
 
 def test_no_scheduler_at_the_address_is_one_line(inputs, capsys, monkeypatch):  # noqa: F811
@@ -285,4 +332,24 @@ def test_without_the_dask_extra_the_engine_is_a_one_line_error(inputs):  # noqa:
     assert result.stderr == (
         "error: --engine dask needs Dask's distributed scheduler: pip install 'digitwise[dask]'\n"
     )
+    assert not (directory / "out").exists()
+
+
+def test_a_bad_shard_on_the_local_cluster_is_one_line_on_stderr(inputs, tmp_path):  # noqa: F811
+    """The command's own local cluster: its workers write to the command's stderr, where
+    only the error line shows, not a worker's traceback (capsys sees none of theirs)."""
+    directory, classes = inputs
+    source = dict(bad_shards(tmp_path))["repeated_id"]
+    with pytest.raises(PredictionsError) as expected:
+        read_predictions(source, CLASSES)
+    script = "import sys; from digitwise.cli.main import entry_point; sys.exit(entry_point())"
+    args = [source, "--classes", classes, "--out", directory / "out", "--engine", "dask"]
+    result = subprocess.run(
+        [sys.executable, "-c", script, "evaluate", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"error: {expected.value}\n"
     assert not (directory / "out").exists()

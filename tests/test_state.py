@@ -6,6 +6,7 @@ of all rows at once, in any sharding and order."""
 from fractions import Fraction
 
 import numpy as np
+import pytest
 import sklearn.metrics as skm
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,7 +16,8 @@ from digitwise.metrics import calibration as calibrated
 from digitwise.metrics import classification as metrics
 from digitwise.metrics.exact import SCALE_BITS, exact_mean, exact_sums
 from digitwise.metrics.state import (
-    CELL_BUDGET,
+    MAX_CLASSES,
+    STATE_CELLS,
     ScoreBins,
     binned_auc,
     finish,
@@ -53,6 +55,12 @@ def test_exact_sums_hold_where_float_sums_lose_digits():
     assert exact_mean(total, values.size) == 0.25
 
 
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_exact_sums_refuse_values_that_are_not_finite(bad):
+    with pytest.raises(ValueError, match=f"finite values only, not {bad}"):
+        exact_sums(np.array([1.0, bad, 2.0]), np.array([0, 1, 0]), n_groups=2)
+
+
 @FEW
 @given(st.lists(st.floats(0, 1), min_size=1, max_size=200), st.sampled_from([0, 2, 6]))
 def test_score_bins_are_monotone_and_in_range(values, mantissa_bits):
@@ -70,9 +78,12 @@ def test_score_bins_resolve_octaves_and_stay_within_the_budget():
     assert len(set(bins.of(np.array([1e-3, 1.02e-3])))) == 2
     assert len(set(bins.of(np.array([1 - 1e-3, 1 - 1.02e-3])))) == 2
     assert bins.of(np.array([2.0**-42, 2.0**-60]))[0] == bins.of(np.array([0.0]))[0]
-    for n_classes, size in ((2, 5123), (10, 5123), (100, 323), (1000, 7)):
+    sizes = ((2, 5123), (10, 5123), (100, 5123), (1000, 163), (2000, 43), (MAX_CLASSES, 7))
+    for n_classes, size in sizes:
         assert score_bins(n_classes).size == size
-        assert n_classes * n_classes * size <= CELL_BUDGET
+        assert n_classes * n_classes * size <= STATE_CELLS
+    with pytest.raises(ValueError, match="at most"):
+        score_bins(MAX_CLASSES + 1)
 
 
 def brute_tied_share(y_true, scores, a, b):
@@ -100,7 +111,7 @@ def test_the_binned_auc_is_the_exact_auc_of_binned_scores_and_within_its_bound(p
             if a != b and defined[a, b]:
                 share = brute_tied_share(y_true, binned[:, a], a, b)
                 share += brute_tied_share(y_true, binned[:, b], b, a)
-                assert np.isclose(bound[a, b], share / 4, rtol=1e-12, atol=0)
+                assert np.isclose(bound[a, b], share / 4, rtol=1e-12, atol=1e-14)
 
 
 @FEW
@@ -128,8 +139,11 @@ def test_merged_shards_in_any_order_are_the_state_of_all_rows(problem, with_prob
         for r in rows
     ]
     merged = merge(data.draw(st.permutations(parts)))
-    for name in ("counts", "wins", "histograms"):
+    for name in ("counts", "wins"):
         np.testing.assert_array_equal(getattr(merged, name), getattr(whole, name))
+    if proba is not None:
+        np.testing.assert_array_equal(merged.histograms.keys, whole.histograms.keys)
+        np.testing.assert_array_equal(merged.histograms.counts, whole.histograms.counts)
     assert (merged.log_loss_sum, merged.top_k_hits, merged.not_argmax) == (
         whole.log_loss_sum,
         whole.top_k_hits,
@@ -155,3 +169,23 @@ def test_merged_shards_in_any_order_are_the_state_of_all_rows(problem, with_prob
     )
     expected = skm.log_loss(y_true, proba, labels=range(n_classes))
     np.testing.assert_allclose(scores.log_loss, expected, rtol=1e-12)
+
+
+def test_the_binned_auc_at_a_thousand_classes_is_close_and_within_its_bound():
+    """A model right about half the time, over 1,000 classes (3 rows each): the sparse
+    histograms keep 2 bins per octave, so the bound is small and holds."""
+    rng = np.random.default_rng(1)
+    n_rows, n_classes = 3000, 1000
+    y_true = np.concatenate([np.arange(n_classes), rng.integers(0, n_classes, n_rows - n_classes)])
+    logits = rng.normal(size=(n_rows, n_classes)) * 1.5
+    logits[np.arange(n_rows), y_true] += 5
+    proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+    proba /= proba.sum(axis=1, keepdims=True)
+    histograms = score_histograms(y_true, proba, score_bins(n_classes))
+    assert histograms.keys.size <= proba.size  # at most one cell per probability
+    auc, bound = binned_auc(histograms)
+    exact = metrics.pairwise_auc(y_true, proba)
+    upper = np.triu_indices(n_classes, k=1)
+    assert np.all(np.abs(auc - exact)[upper] <= bound[upper])
+    m_exact, m_binned, m_bound = (metrics.m_measure(x) for x in (exact, auc, bound))
+    assert m_exact > 0.98 and m_bound < 0.005 and abs(m_binned - m_exact) <= m_bound

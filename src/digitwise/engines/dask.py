@@ -1,16 +1,19 @@
 """Evaluation of predictions shards on a Dask cluster (``digitwise evaluate --engine dask``).
 
 Each shard is read, validated and summarised by a worker (``shards.summarize_shard``):
-what comes back is its mergeable state (``metrics.state``; about 4 MB at 10 classes,
-for the AUC's score histograms) and 24 bytes a row (id and row hash), never the rows.
-One more task combines them in shard order (``shards.combine``): the same checks and
-messages as the in-memory reader, the merged state, the content digest.
+what comes back is its mergeable state (``metrics.state``; about 1 MB at 10 classes and
+10^6 rows, mostly the AUC's score histograms) and 24 bytes a row (id and row hash), never
+the rows. The states are merged two at a time (``shards.merge_states``), and one more task combines
+the rest in shard order (``shards.combine``): the same checks and messages as the
+in-memory reader, the content digest.
 
 Workers read the shards at the paths given here, so on a cluster of several machines
 every worker must see them at those paths (a shared file system, absolute paths), and
-have digitwise installed. Dask is the optional ``dask`` extra, imported only here.
+the scheduler and every worker must have digitwise installed (checked first). Dask is
+the optional ``dask`` extra, imported only here.
 """
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +22,10 @@ from digitwise import params
 from digitwise.errors import UserError, printable
 from digitwise.metrics.evaluation import Evaluation, evaluate_state
 from digitwise.metrics.reports import TOP_K
-from digitwise.metrics.state import EvaluationState, score_bins
+from digitwise.metrics.state import MAX_CLASSES, EvaluationState, score_bins
 
 INSTALL = "pip install 'digitwise[dask]'"
+REQUIRED_MODULE = "digitwise.engines.shards"  # what the tasks' functions come from
 LOCAL_WORKERS = 2
 CONNECT_TIMEOUT = "10s"
 
@@ -57,12 +61,19 @@ def evaluate_shards(
     """The merged state and content digest of ``shards`` (``reading.shard_paths`` of
     ``source``), on the scheduler at ``scheduler``, or on a local cluster when None."""
     distributed = _distributed()
-    from digitwise.engines.shards import combine, summarize_shard
+    from digitwise.engines import shards as parts
 
+    if len(classes) > MAX_CLASSES:
+        raise UserError(
+            f"--classes: --engine dask bins the per-pair AUC of at most {MAX_CLASSES:,} "
+            f"classes, not {len(classes):,}"
+        )
     bins = score_bins(len(classes))
     with _client(distributed, scheduler) as client:
+        if scheduler is not None:  # a local cluster runs this very Python
+            _check_cluster(distributed, client, scheduler)
         summaries = client.map(
-            summarize_shard,
+            parts.summarize_shard,
             shards,
             classes=classes,
             top_k=top_k,
@@ -70,8 +81,41 @@ def evaluate_shards(
             calibration_bins=calibration_bins,
             pure=False,
         )
-        combined = client.submit(combine, str(source), classes, summaries, pure=False)
-        return combined.result()  # a shard's UserError is raised here, as it was
+        # the states merged in a tree, two at a time: no task holds them all
+        states = client.map(parts.state_of_summary, summaries, pure=False)
+        while len(states) > 1:
+            pairs = [states[i : i + 2] for i in range(0, len(states), 2)]
+            states = [client.submit(parts.merge_states, pair, pure=False) for pair in pairs]
+        rest = client.map(parts.without_state, summaries, pure=False)
+        combined = client.submit(
+            parts.combine_or_error, str(source), classes, rest, states[0], pure=False
+        )
+        try:
+            result = combined.result()
+        except (ImportError, distributed.KilledWorker) as error:  # changed since the check
+            raise _cannot_run(scheduler or "here", error) from None
+    if isinstance(result, UserError):  # raised here, where it is one line
+        raise result
+    return result
+
+
+def _check_cluster(distributed, client, scheduler: str) -> None:
+    """A one-line error unless the scheduler (which unpickles the tasks) and every worker
+    import digitwise: a worker that cannot unpickle a task drops out of the cluster, and
+    the task waits for another. ``exec``, a builtin, unpickles anywhere."""
+    try:
+        client.run_on_scheduler(exec, f"import {REQUIRED_MODULE}")
+        client.run(exec, f"import {REQUIRED_MODULE}")
+    except (ImportError, distributed.KilledWorker) as error:
+        raise _cannot_run(scheduler, error) from None
+
+
+def _cannot_run(scheduler: str, error: Exception) -> UserError:
+    reason = printable(str(error).splitlines()[0] if str(error) else type(error).__name__)
+    return UserError(
+        f"the Dask cluster at {printable(scheduler)} cannot run digitwise ({reason}): "
+        "install digitwise on the scheduler and every worker"
+    )
 
 
 def _distributed():
@@ -97,6 +141,7 @@ def _client(distributed, scheduler: str | None) -> Iterator:
                 # default, 8787, may be taken, and then Dask warns on stderr
                 dashboard_address=":0",
                 scheduler_kwargs={"dashboard": False},
+                silence_logs=logging.CRITICAL,  # its workers share the command's stderr
             ) as cluster,
             distributed.Client(cluster) as client,
         ):

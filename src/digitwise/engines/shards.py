@@ -8,7 +8,7 @@ order of the shards, then the checks across shards (``reading.check_across``). N
 engine is imported here: these functions are tested as they are.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,9 +57,14 @@ def summarize_shard(
 
 
 def combine(
-    source: str, classes: tuple[str, ...], summaries: list[ShardSummary]
+    source: str,
+    classes: tuple[str, ...],
+    summaries: list[ShardSummary],
+    merged: EvaluationState | None = None,
 ) -> tuple[EvaluationState, str]:
-    """The merged state and the content digest of all the shards' rows."""
+    """The merged state and the content digest of all the shards' rows; ``merged``, the
+    summaries' states merged already (``merge_states``, in a tree on a cluster, so that
+    no task holds them all), else they are merged here."""
     for summary in summaries:
         if summary.error is not None:
             raise summary.error
@@ -69,4 +74,37 @@ def combine(
     check_across(source, shards, [len(s.sample) for s in summaries], flags, sample)
     hashes = np.concatenate([summary.hashes for summary in summaries])
     digest = digest_of_rows(classes, flags[0], sample, hashes)
-    return merge([summary.state for summary in summaries]), digest
+    return (merge([s.state for s in summaries]) if merged is None else merged), digest
+
+
+def combine_or_error(
+    source: str,
+    classes: tuple[str, ...],
+    summaries: list[ShardSummary],
+    merged: EvaluationState | None = None,
+) -> tuple[EvaluationState, str] | UserError:
+    """``combine``, its UserError returned, not raised: what a task raises, its worker
+    logs with a traceback (on the command's own stderr, on a local cluster)."""
+    try:
+        return combine(source, classes, summaries, merged)
+    except UserError as error:
+        return error
+
+
+def state_of_summary(summary: ShardSummary) -> EvaluationState | None:
+    return summary.state
+
+
+def without_state(summary: ShardSummary) -> ShardSummary:
+    return replace(summary, state=None)
+
+
+def merge_states(states: list[EvaluationState | None]) -> EvaluationState | None:
+    """``merge``; None where a shard was refused or the states differ (label-only shards
+    among others): ``combine`` says why, in one line."""
+    if any(state is None for state in states):
+        return None
+    try:
+        return merge(states)
+    except ValueError:
+        return None

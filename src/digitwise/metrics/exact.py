@@ -27,7 +27,8 @@ def exact_sums(
 ) -> list[int]:
     """Per group, the exact sum of ``values`` times ``2**SCALE_BITS``, a Python int.
 
-    values: (n,) finite float64; groups: (n,) ints in 0..n_groups-1, or None (one group).
+    values: (n,) finite float64 (ValueError otherwise); groups: (n,) ints in
+    0..n_groups-1, or None (one group).
     """
     values = np.asarray(values, dtype=np.float64).ravel()
     all_groups = None if groups is None else np.asarray(groups).ravel()
@@ -56,6 +57,9 @@ def exact_sums_of_chunks(chunks, *, n_groups: int = 1) -> list[int]:
             raise ValueError(f"chunks of at most {_ROWS_PER_CALL} values, not {chunk.size}")
         if chunk.size == 0:
             continue
+        if not np.isfinite(chunk).all():  # frexp would give a NaN or an infinite mantissa
+            bad = chunk[~np.isfinite(chunk)][0]
+            raise ValueError(f"exact sums of finite values only, not {bad}")
         mantissa, exponent = np.frexp(chunk)
         integer = mantissa * 2.0**53  # exact: |integer| < 2**53, a whole number
         high = np.trunc(integer / _HALF)  # exact: a power-of-two division, then whole part

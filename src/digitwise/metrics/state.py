@@ -26,10 +26,11 @@ from digitwise.metrics import classification as metrics
 from digitwise.metrics.exact import exact_mean
 
 # (mantissa bits kept, octaves resolved), finest first: the first whose K*K*B histogram
-# cells fit CELL_BUDGET is used (``score_bins``)
-_BIN_LADDER = ((6, 40), (4, 40), (2, 40), (0, 40), (0, 20), (0, 10), (0, 5), (0, 2))
-CELL_BUDGET = 2**23  # histogram cells per state: 64 MiB of int64
-_ROWS_PER_HISTOGRAM = 2**14  # rows binned at a time: 2x faster than 2**17 (in cache)
+# cells fit STATE_CELLS is used (``score_bins``); octaves go last, they matter most
+_BIN_LADDER = (*((bits, 40) for bits in range(6, -1, -1)), (0, 20), (0, 10), (0, 5), (0, 2))
+STATE_CELLS = 2**28  # most cells of a state's histograms, nonzero or not (stored sparsely)
+_BLOCK_CELLS = 2**21  # dense cells counted at a time: a block of score columns
+_ROW_CELLS = 2**17  # probabilities binned at a time: small temporaries, in cache
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,48 @@ class ScoreBins:
 
 
 def score_bins(n_classes: int) -> ScoreBins:
-    """The finest bins whose (K, K, B) histograms fit ``CELL_BUDGET``: at 10 classes 5,123
-    bins (64 per octave, 40 octaves), at 100 classes 323, at 1,000 classes 7."""
+    """The finest bins whose K*K*B histogram cells fit ``STATE_CELLS``: at 10 and 100
+    classes 5,123 bins (64 per octave, 40 octaves), at 1,000 classes 163 (2 per octave,
+    40 octaves), at 2,000 classes 43 (1 per octave, 20 octaves); ValueError above
+    ``MAX_CLASSES``."""
     for mantissa_bits, octaves in _BIN_LADDER:
         bins = ScoreBins(mantissa_bits, octaves)
-        if n_classes * n_classes * bins.size <= CELL_BUDGET:
+        if n_classes * n_classes * bins.size <= STATE_CELLS:
             return bins
-    return bins
+    raise ValueError(f"score histograms of at most {MAX_CLASSES:,} classes, not {n_classes:,}")
+
+
+MAX_CLASSES = int((STATE_CELLS // ScoreBins(*_BIN_LADDER[-1]).size) ** 0.5)
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreHistograms:
+    """(K, K, B) counts, [c, t, b] the class-t rows whose p_c falls in bin b, stored
+    sparsely: the nonzero cells' keys (c * K + t) * B + b, sorted, and their counts. At
+    most one cell per probability counted, and at most K*K*B (``STATE_CELLS``)."""
+
+    n_classes: int
+    bins: ScoreBins
+    keys: np.ndarray  # (m,) int64, increasing
+    counts: np.ndarray  # (m,) int64, positive
+
+    def dense(self) -> np.ndarray:
+        """(K, K, B) int64, [t, c, b] (for small K)."""
+        k, size = self.n_classes, self.bins.size
+        cells = np.zeros(k * k * size, dtype=np.int64)
+        cells[self.keys] = self.counts
+        return cells.reshape(k, k, size).transpose(1, 0, 2)
+
+
+def merge_histograms(parts: list[ScoreHistograms]) -> ScoreHistograms:
+    """The sum of ``parts`` (histograms of the same bins), exact in int64."""
+    keys = np.concatenate([part.keys for part in parts])
+    counts = np.concatenate([part.counts for part in parts])
+    order = np.argsort(keys, kind="stable")
+    keys, counts = keys[order], counts[order]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])) if keys.size else keys
+    summed = np.add.reduceat(counts, starts) if keys.size else counts
+    return replace(parts[0], keys=keys[starts], counts=summed)
 
 
 @dataclass(frozen=True)
@@ -81,8 +117,7 @@ class EvaluationState:
     top_k_hits: int = 0
     not_argmax: int = 0
     wins: np.ndarray | None = None  # (K, K) int64, classification.pairwise_wins
-    # (K, K, B) int64 [true class, score column, bin of that column's score], or None
-    histograms: np.ndarray | None = None
+    histograms: ScoreHistograms | None = None  # the per-class score histograms, or None
     bins: ScoreBins | None = None
     # calibration's per-bin counts and exact sums (``metrics.calibration``), or None
     calibration: calibrated.CalibrationSums | None = None
@@ -120,18 +155,37 @@ def state_of(
     )
 
 
-def score_histograms(y_true: np.ndarray, y_proba: np.ndarray, bins: ScoreBins) -> np.ndarray:
-    """(K, K, B) int64: [t, c, b] the class-t rows whose p_c falls in bin b."""
-    n_classes = y_proba.shape[1]
-    cells = n_classes * n_classes * bins.size
-    total = np.zeros(cells, dtype=np.int64)
-    offsets = (np.arange(n_classes, dtype=np.int64) * bins.size)[None, :]
-    for start in range(0, len(y_true), _ROWS_PER_HISTOGRAM):  # small temporaries
-        proba = y_proba[start : start + _ROWS_PER_HISTOGRAM]
-        true = y_true[start : start + _ROWS_PER_HISTOGRAM].astype(np.int64)
-        key = (true * (n_classes * bins.size))[:, None] + offsets + bins.of(proba)
-        total += np.bincount(key.ravel(), minlength=cells)
-    return total.reshape(n_classes, n_classes, bins.size)
+def score_histograms(y_true: np.ndarray, y_proba: np.ndarray, bins: ScoreBins) -> ScoreHistograms:
+    """[c, t, b]: the class-t rows whose p_c falls in bin b, counted a block of columns
+    at a time (``_BLOCK_CELLS``), the nonzero cells kept: in the block's dense cells, or,
+    with fewer probabilities than a quarter of them, by sorting their cells' keys."""
+    n_classes, size = y_proba.shape[1], bins.size
+    per_column = n_classes * size  # cells of one score column
+    width = max(1, _BLOCK_CELLS // per_column)  # columns per block
+    step = max(1, _ROW_CELLS // min(width, n_classes))  # rows per batch
+    true_all = np.asarray(y_true, dtype=np.int64)
+    keys, counts = [], []
+    for first in range(0, n_classes, width):
+        columns = min(width, n_classes - first)
+        if len(true_all) * columns * 4 < columns * per_column:  # few rows: sort, no cells
+            proba = y_proba[:, first : first + columns]
+            key = (np.arange(columns) * per_column)[None, :] + (true_all * size)[:, None]
+            block, block_counts = np.unique(key + bins.of(proba), return_counts=True)
+            keys.append(block + first * per_column)
+            counts.append(block_counts.astype(np.int64))
+            continue
+        total = np.zeros(columns * per_column, dtype=np.int64)  # [t, c - first, b]
+        offsets = (np.arange(columns, dtype=np.int64) * size)[None, :]
+        for start in range(0, len(true_all), step):
+            proba = y_proba[start : start + step, first : first + columns]
+            true = true_all[start : start + step, None] * (columns * size)
+            key = true + offsets + bins.of(proba)  # a row's cells close together: faster
+            total += np.bincount(key.ravel(), minlength=total.size)
+        total = total.reshape(n_classes, columns, size).transpose(1, 0, 2).ravel()
+        nonzero = np.flatnonzero(total)
+        keys.append(nonzero + first * per_column)
+        counts.append(total[nonzero])
+    return ScoreHistograms(n_classes, bins, np.concatenate(keys), np.concatenate(counts))
 
 
 def merge(states: list[EvaluationState]) -> EvaluationState:
@@ -151,7 +205,9 @@ def merge(states: list[EvaluationState]) -> EvaluationState:
         top_k_hits=sum(s.top_k_hits for s in states),
         not_argmax=sum(s.not_argmax for s in states),
         wins=sum(s.wins for s in states),
-        histograms=None if first.histograms is None else sum(s.histograms for s in states),
+        histograms=None
+        if first.histograms is None
+        else merge_histograms([s.histograms for s in states]),
         calibration=None
         if first.calibration is None
         else functools.reduce(operator.add, (s.calibration for s in states)),
@@ -192,8 +248,12 @@ def finish(state: EvaluationState) -> Scores:
     )
 
 
-def binned_auc(histograms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hand & Till's A(a, b) from (K, K, B) histograms, and a bound on its error.
+# added to the bound: the binned and the exact AUC are each rounded (a few ulps of 1)
+_ROUNDING = 8 * float(np.finfo(np.float64).eps)
+
+
+def binned_auc(histograms: ScoreHistograms) -> tuple[np.ndarray, np.ndarray]:
+    """Hand & Till's A(a, b) from the score histograms, and a bound on its error.
 
     A(a|b), the chance a class-a row gets a higher p_a than a class-b row (ties one
     half), is counted with every pair of rows whose p_a fall in one bin taken as a tie.
@@ -201,23 +261,29 @@ def binned_auc(histograms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     are; a pair in one bin counts 1/2 where the exact value counts 0, 1/2 or 1. So
     |binned A(a|b) - exact A(a|b)| <= T(a|b) / 2, T(a|b) the share of (class-a, class-b)
     pairs in one bin, sum_b n_a(b) n_b(b) / (n_a n_b); for A(a, b), the mean of the two
-    directions, the bound is the mean of the two bounds. Both (K, K), NaN where A is.
-    Integer counts up to about 2*10^9 rows per class pair (int64 products).
+    directions, the bound is the mean of the two bounds, plus a few ulps for rounding.
+    Both (K, K), NaN where A is. Pair counts in float64: exact below 2**53 pairs per
+    class pair, correctly rounded above, never wrapping.
     """
-    n_classes = histograms.shape[0]
-    twice_u = np.zeros((n_classes, n_classes), dtype=np.int64)
-    tied = np.zeros((n_classes, n_classes), dtype=np.int64)
-    for a in range(n_classes):
-        column = histograms[:, a, :]  # (K, B): every class's p_a
-        positives = column[a]
-        below = np.cumsum(column, axis=1) - column  # rows of each class in lower bins
-        tied[a] = column @ positives
-        twice_u[a] = 2 * (below @ positives) + tied[a]
-    sizes = histograms[:, 0, :].sum(axis=1).astype(np.float64)
+    n_classes, size = histograms.n_classes, histograms.bins.size
+    column, rest = np.divmod(histograms.keys, n_classes * size)
+    true, level = np.divmod(rest, size)
+    counts = histograms.counts.astype(np.float64)
+    own = column == true
+    positives = np.zeros((n_classes, size))  # [a, b]: class-a rows with p_a in bin b
+    positives[column[own], level[own]] = counts[own]
+    above = np.cumsum(positives[:, ::-1], axis=1)[:, ::-1] - positives  # in higher bins
+    pair = column * n_classes + true
+    same = positives[column, level]
+    tied = np.bincount(pair, weights=counts * same, minlength=n_classes**2)
+    wins = np.bincount(
+        pair, weights=counts * (2 * above[column, level] + same), minlength=n_classes**2
+    )
+    sizes = positives.sum(axis=1)
     pairs = sizes[:, None] * sizes[None, :]
     with np.errstate(invalid="ignore", divide="ignore"):
-        one_sided = np.where(pairs > 0, twice_u / (2 * pairs), np.nan)
-        bound = np.where(pairs > 0, tied / (2 * pairs), np.nan)
+        one_sided = np.where(pairs > 0, wins.reshape(pairs.shape) / (2 * pairs), np.nan)
+        bound = np.where(pairs > 0, tied.reshape(pairs.shape) / (2 * pairs), np.nan)
     np.fill_diagonal(one_sided, np.nan)
     np.fill_diagonal(bound, np.nan)
-    return (one_sided + one_sided.T) / 2, (bound + bound.T) / 2
+    return (one_sided + one_sided.T) / 2, (bound + bound.T) / 2 + _ROUNDING

@@ -64,6 +64,7 @@ class Metrics:
     per_class: dict[str, ClassScores]
     note: str | None = None  # one line from the evaluate stage, shown as it is
     predicted_not_argmax: float | None = None  # share of predictions not the most probable
+    auc_error_bound: float | None = None  # a binned M measure (sharded): within this of exact
 
     @property
     def label_only(self) -> bool:
@@ -134,7 +135,8 @@ def check_same_predictions(
 
 def parse_metrics(payload: Any, source: str) -> Metrics:
     """The evaluate stage's headline metrics: the HEADLINE scalars, and optionally ``note``
-    (one line) and ``predicted_not_argmax`` (a share). The per-class scores are read from
+    (one line), ``predicted_not_argmax`` (a share) and ``auc_ovo_m_error_bound`` (of a
+    binned M measure). The per-class scores are read from
     their own file (``with_per_class``), or from ``per_class`` here in an evaluation
     written before that file existed.
 
@@ -154,6 +156,9 @@ def parse_metrics(payload: Any, source: str) -> Metrics:
     if "per_class" in payload:
         per_class = parse_per_class_object(payload["per_class"], source)
     metrics = Metrics(headline, per_class, note)
+    if "auc_ovo_m_error_bound" in payload and not metrics.label_only:
+        bound = field(payload, "auc_ovo_m_error_bound", share, source, "")
+        metrics = replace(metrics, auc_error_bound=bound)
     if "predicted_not_argmax" not in payload:
         return metrics
     if metrics.label_only:

@@ -116,6 +116,13 @@ def metrics_notes(metrics: Metrics) -> list[str]:
     lines = [] if metrics.note is None else [note(metrics.note)]
     if metrics.label_only and metrics.note is None:
         lines.append(note(LABEL_ONLY_NOTE))
+    if metrics.auc_error_bound is not None:
+        lines.append(
+            note(
+                "M measure: binned (a sharded evaluation keeps score histograms), within "
+                f"{metrics.auc_error_bound:.2g} of the exact value"
+            )
+        )
     if metrics.predicted_not_argmax:  # None (unknown) or 0: nothing to say
         lines.append(
             note(
