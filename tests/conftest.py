@@ -13,6 +13,29 @@ ROOT = Path(__file__).resolve().parents[1]
 DELETE = "<delete>"
 
 
+# The files that take longest (tens of seconds each, in subprocesses), started first and in
+# this order, so that the two workers end together instead of one finishing them alone:
+# pytest-xdist (`--dist loadfile --no-loadscope-reorder`) hands out whole files in
+# collection order, the next one to the first worker with two tests or fewer left. The
+# first worker builds `reproduced_project` in test_pipeline while the second runs
+# test_pipeline_idx, which does not need it; the rest follow in their usual order.
+SLOWEST_FIRST = (
+    "test_pipeline.py",
+    "test_pipeline_idx.py",
+    "test_workflows.py",
+    "test_pipeline_experiments.py",
+    "test_kills.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # stable: each file's tests keep their order
+
+
 @pytest.fixture
 def default_params() -> dict:
     return yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -5,7 +5,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -209,73 +208,3 @@ def test_dvc_repro_end_to_end(repo, reproduced_project):
     assert "Running stage 'evaluate'" in log
     top = json.loads((repo / "reports/top_confusions.json").read_text())["top_confusions"]
     assert len(top) == 3
-
-
-def test_an_mlp_draws_its_training_steps_and_is_explained_by_occlusion(repo):
-    # the logistic regression of the first run has a learning curve, one step per
-    # steps.fractions, whose last step (all of the split) is the model evaluate scored
-    header, *rows = (repo / "reports/steps/accuracy.csv").read_text().splitlines()
-    assert header == "step,step_kind,train_samples,train,validation"
-    assert [row.split(",")[:2] for row in rows] == [
-        [str(k), "training_fraction"] for k in (1, 2, 3, 4)
-    ]
-    metrics = json.loads((repo / "reports/metrics.json").read_text())
-    assert float(rows[-1].split(",")[4]) == metrics["accuracy"]
-    assert json.loads((repo / "reports/attribution.json").read_text())["method"] == "linear_shap"
-
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["train"]["model"] = "mlp"
-    params["train"]["mlp"]["max_iter"] = 20
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    log = dvc(repo, "repro", "steps", "explain")  # and what they need: train, predict
-    assert "Running stage 'steps'" in log
-    for name in ("accuracy", "loss"):
-        lines = (repo / f"reports/steps/{name}.csv").read_text().splitlines()
-        assert lines[0] == "step,step_kind,train_samples,train,validation"
-        assert [line.split(",")[:2] for line in lines[1:]] == [
-            [str(k), "epoch"] for k in range(1, 21)
-        ]
-    assert json.loads((repo / "reports/attribution.json").read_text())["method"] == "occlusion"
-
-
-EXP_SHOW_HEADLINE = [
-    "exp",
-    "show",
-    "--no-pager",
-    "--drop",
-    ".*",
-    "--keep",
-    r"^(Experiment|train\.model|accuracy|balanced_accuracy|f1_macro|log_loss)$",
-]
-
-
-def test_experiments_run_queue_and_compare_in_120_columns(repo):
-    run(repo, "git", "add", "-A")
-    run(repo, "git", "commit", "-q", "-m", "mlp")
-    # up to evaluate, which writes the metrics the table shows
-    dvc(repo, "exp", "run", "--queue", "--name", "knn", "-S", "train.model=knn", "evaluate")
-    dvc(repo, "exp", "run", "--queue", "--name", "svc", "-S", "train.model=svc", "evaluate")
-    start_queue_workers(repo, jobs=2)
-    try:
-        for _ in range(240):  # at most 2 minutes for the two queued runs
-            status = dvc(repo, "queue", "status")
-            if "Queued" not in status and "Running" not in status:
-                break
-            time.sleep(0.5)
-    finally:
-        dvc(repo, "queue", "stop")  # the workers otherwise stay, idle, after the test
-    assert status.count("Success") == 2, status
-    rows = json.loads(dvc(repo, "exp", "show", "--json"))
-    names = {exp["name"] for row in rows for exp in (row.get("experiments") or [])}
-    assert {"knn", "svc"} <= names
-
-    table = run(repo, "env", "COLUMNS=120", sys.executable, "-m", "dvc", *EXP_SHOW_HEADLINE)
-    lines = table.splitlines()
-    assert max(len(line) for line in lines) <= 120
-    header = next(line for line in lines if "Experiment" in line)
-    for column in ("accuracy", "balanced_accuracy", "f1_macro", "log_loss", "train.model"):
-        assert column in header
-    assert "…" not in table
-    body = "\n".join(lines)
-    for model in ("knn", "svc", "mlp"):  # the two experiments and the committed mlp
-        assert model in body

@@ -30,9 +30,10 @@ What runs instead of the steps that cannot run here:
 - `pytest`: nothing, since it is the suite this file belongs to;
 - `actions/upload-artifact`: a check that every path it names exists.
 
-Each job gets its own checkout; the two pipeline jobs share DVC's cache, as on a runner
-that restored it, so the second one checks out what the first one computed with the same
-inputs instead of computing it again. What GitHub does before a job starts (`on`,
+Each job gets its own checkout; the jobs share DVC's cache, as on a runner that restored
+it, seeded with what the tests' reproduced project (tests/conftest.py) computed from the
+same files, so a job checks out what was computed with the same inputs instead of
+computing it again. What GitHub does before a job starts (`on`,
 `concurrency`, `permissions`, `runs-on`) is not replayed: actionlint and zizmor check it
 in .ci/run. Anything else that the replay does not know (a key, an action, a shell, an
 expression, a step writing GITHUB_ENV) fails these tests, so that a new workflow feature
@@ -449,8 +450,15 @@ def origin(tmp_path_factory) -> Origin:
 
 
 @pytest.fixture(scope="module")
-def dvc_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("dvc-cache")
+def dvc_cache(reproduced_project, tmp_path_factory) -> Path:
+    """DVC's cache as a runner that restored it from an earlier run would start with: a
+    copy of what the reproduced project's `dvc repro` of the same files left (outputs and
+    run-cache). The push's `dvc repro` checks prepare's and train's outputs out of it and
+    compares their hashes with the committed dvc.lock, as a fresh run would, without
+    computing them a second time; the pull request's train params are in no cache."""
+    cache = tmp_path_factory.mktemp("dvc") / "cache"
+    shutil.copytree(reproduced_project / ".dvc" / "cache", cache)
+    return cache
 
 
 # --- the tests ---------------------------------------------------------------------
@@ -526,8 +534,8 @@ def test_a_neutral_push_to_main_passes_the_gate(origin, dvc_cache, tmp_path):
 # time. The comparison, the job summary and the gate read only what prepare to evaluate
 # write (the report step draws the comparison's page beside the committed figures), so
 # this replay runs those four stages. The whole `dvc repro` runs in the push's replay,
-# which rebuilds prepare and train and checks every other stage against dvc.lock, and in
-# tests/test_pipeline.py.
+# which takes prepare and train from the run-cache of the same files and checks every
+# stage against dvc.lock, and in tests/test_pipeline.py.
 WORSE_CUT = {"dvc repro": "dvc repro evaluate"}
 
 
