@@ -24,7 +24,9 @@ from digitwise.cli.main import main
 from digitwise.errors import UserError
 from digitwise.io.outputs import json_text
 from digitwise.metrics import classification as metrics
-from digitwise.metrics.reports import headline_metrics, per_class_report
+from digitwise.metrics.evaluation import evaluate
+from digitwise.metrics.reports import per_class_report
+from digitwise.params import EVALUATE_DEFAULTS
 from digitwise.predictions.schema import Predictions, to_csv
 from digitwise.report.page import signed
 from stages import report
@@ -56,10 +58,8 @@ def predictions(n: int = 120, *, seed: int = 0, proba: bool = True, flip: float 
 
 
 def headline_of(chosen: Predictions) -> dict:
-    k = len(chosen.classes)
-    counts = metrics.confusion_matrix(chosen.actual, chosen.predicted, n_classes=k)
-    auc = None if chosen.proba is None else metrics.pairwise_auc(chosen.actual, chosen.proba)
-    return headline_metrics(chosen, counts, auc)
+    """The headline file's payload, as evaluate writes it (calibration's keys included)."""
+    return evaluate(chosen, EVALUATE_DEFAULTS).payloads["metrics"]
 
 
 def expected_rows(actual, predicted, classes) -> list[dict]:
