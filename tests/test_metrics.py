@@ -620,7 +620,8 @@ def test_headline_metrics_match_sklearn(problem):
     auc = metrics.pairwise_auc(y_true, proba)
     result = headline_metrics(preview_of(predictions, EVALUATE_DEFAULTS).scores, classes, auc)
 
-    expected = {key: sklearn_summary(y_true, y_pred)[key] for key in HEADLINE_SCORES}
+    summary = sklearn_summary(y_true, y_pred)
+    expected = {key: summary[key] for key in HEADLINE_SCORES}
     expected["log_loss"] = skm.log_loss(y_true, y_proba=proba, labels=range(n_classes))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
@@ -741,8 +742,9 @@ def test_label_only_headline_metrics_match_sklearn_and_leave_out_probabilities(p
         preview_of(predictions, EVALUATE_DEFAULTS).scores, predictions.classes, None
     )
     assert set(result) == {*HEADLINE_SCORES, "n_samples"}
+    summary = sklearn_summary(y_true, y_pred)
     for name in HEADLINE_SCORES:
-        value = sklearn_summary(y_true, y_pred)[name]
+        value = summary[name]
         np.testing.assert_allclose(result[name], value, rtol=RTOL, atol=ATOL, equal_nan=True)
     for absent in ("log_loss", "top_2_accuracy", "auc_ovo_m", "predicted_not_argmax", "note"):
         assert absent not in result

@@ -78,10 +78,14 @@ def exact_sums_of_chunks(chunks, *, n_groups: int = 1) -> list[int]:
         low_sums[:, offset : offset + slots] += chunk_low.astype(np.int64)
     if high_sums.shape[1] == 0:
         return [0] * n_groups
+    # only the exponents some value had: probabilities span hundreds of exponents, few used
+    used = np.flatnonzero((high_sums != 0).any(axis=0) | (low_sums != 0).any(axis=0))
+    if used.size == 0:
+        return [0] * n_groups
     # value = integer * 2**(e - 53); times 2**SCALE_BITS: shifted by e - 53 + SCALE_BITS
-    scales = np.empty(high_sums.shape[1], dtype=object)
-    scales[:] = [1 << (lowest + slot - 53 + SCALE_BITS) for slot in range(len(scales))]
-    combined = high_sums.astype(object) * (1 << 26) + low_sums.astype(object)
+    scales = np.empty(used.size, dtype=object)
+    scales[:] = [1 << (lowest + int(slot) - 53 + SCALE_BITS) for slot in used]
+    combined = high_sums[:, used].astype(object) * (1 << 26) + low_sums[:, used].astype(object)
     return [int(total) for total in (combined * scales).sum(axis=1)]
 
 
