@@ -50,8 +50,8 @@ def exact_sums_of_chunks(chunks, *, n_groups: int = 1) -> list[int]:
     each chunk, so exact for up to 2**14 chunks), and turned into Python integers once,
     at the end.
     """
-    lowest, high_sums, low_sums = 0, np.zeros((n_groups, 0), np.int64), None
-    low_sums = high_sums.copy()
+    lowest = 0  # the exponent of the sums' first column; no columns until a chunk comes
+    high_sums = low_sums = np.zeros((n_groups, 0), np.int64)
     for chunk, group in chunks:
         if chunk.size > _ROWS_PER_CALL:
             raise ValueError(f"chunks of at most {_ROWS_PER_CALL} values, not {chunk.size}")
