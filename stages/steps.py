@@ -26,6 +26,7 @@ from digitwise.data import datasets
 from digitwise.figures.steps import snapshots_figure
 from digitwise.io import outputs
 from digitwise.io.outputs import png_bytes, write_all
+from digitwise.metrics.ordering import load_class_order
 from digitwise.models import estimators as models
 from digitwise.models import learning_curve
 from digitwise.models import steps as training_steps
@@ -38,15 +39,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--accuracy", required=True, help="CSV of accuracy per step to write")
     parser.add_argument("--loss", required=True, help="CSV of log loss per step to write")
     parser.add_argument("--confusion-plot", required=True, help="PNG of the snapshot matrices")
+    parser.add_argument("--confusion", help="the evaluate stage's confusion.json (class order)")
     args = parser.parse_args(argv)
     written = (args.accuracy, args.loss, args.confusion_plot)
-    outputs.check_destinations(*written, inputs=(args.params, args.data))
+    outputs.check_destinations(*written, inputs=(args.params, args.data, args.confusion))
 
     raw = params.load(args.params)
     settings = params.train_params(raw, models.SCHEMAS)
     steps_settings = params.steps_params(raw)
     train = datasets.load_split(args.data, "train")
     validation = datasets.load_split(args.data, "test")  # held out; monitoring only
+    order = load_class_order(args.confusion, train.classes)  # None: the class list's
 
     # One BLAS thread, as the train stage fits: the same model to the bit on any machine.
     # An epoch is many small matrix products, for which thread hand-offs cost more than
@@ -82,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             note = learning_curve.base_note(
                 len(rows), steps_settings.max_samples, steps_settings.train_eval_samples
             )
-    image = png_bytes(snapshots_figure(history, train.classes, model, note))
+    image = png_bytes(snapshots_figure(history, train.classes, model, note, order=order))
     accuracy = training_steps.curve_csv(
         history, history.train_accuracy, history.validation_accuracy
     )

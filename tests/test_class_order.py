@@ -17,9 +17,11 @@ from digitwise.cli.main import main
 from digitwise.errors import UserError
 from digitwise.figures import heatmaps
 from digitwise.figures import separability as separability_plots
+from digitwise.figures.steps import snapshots_figure
 from digitwise.io.outputs import png_bytes
 from digitwise.metrics import evaluation, ordering
 from digitwise.metrics.ordering import ClassOrder, class_order, clustered_positions
+from digitwise.models.steps import FRACTION, StepHistory
 from digitwise.params import sections
 from digitwise.predictions.reading import read_predictions
 from digitwise.predictions.schema import Predictions, to_csv
@@ -139,8 +141,9 @@ def tick_names(ax):
         lambda m, c, o: heatmaps.pairwise_accuracy_heatmap(m / m.max(), c, order=o),
         lambda m, c, o: heatmaps.pairwise_label_accuracy_heatmap(m / m.max(), c, order=o),
         lambda m, c, o: separability_plots.separability_heatmap(m / m.max(), c, order=o),
+        lambda m, c, o: heatmaps.confusion_delta_heatmap(m, m.T, c, ref="main", order=o),
     ],
-    ids=["counts", "normalized", "pairwise", "label", "separability"],
+    ids=["counts", "normalized", "pairwise", "label", "separability", "delta"],
 )
 def test_every_heatmap_draws_rows_and_columns_in_the_order_and_says_so(draw):
     counts, order = counts_and_order()
@@ -259,3 +262,67 @@ def test_a_recorded_order_reads_back():
     payload = {"class_order": {"method": "clustered", "order": ["c", "a", "b"]}}
     order = ordering.read_class_order(payload, ["a", "b", "c"], source="c.json")
     assert order == ClassOrder("clustered", (2, 0, 1))
+
+
+def test_every_steps_panel_draws_its_classes_in_the_order_and_the_title_says_so():
+    counts, order = counts_and_order()
+    classes = ["a", "b", "c", "d", "e"]
+    history = StepHistory(
+        steps=np.array([1, 2]),
+        kind=FRACTION,
+        train_samples=np.array([10, 20]),
+        fractions=(0.5, 1.0),
+        train_accuracy=np.array([0.5, 0.6]),
+        validation_accuracy=np.array([0.4, 0.5]),
+        train_loss=np.array([1.0, 0.9]),
+        validation_loss=np.array([1.1, 1.0]),
+        snapshots=(1, 2),
+        confusions=np.stack([counts, counts.T]),
+    )
+    figure = snapshots_figure(history, classes, "logistic_regression", order=order)
+    natural = snapshots_figure(history, classes, "logistic_regression")
+    names = [classes[i] for i in order.positions]
+    panels, plain = figure.axes[:2], natural.axes[:2]
+    assert [t.get_text() for t in panels[0].get_yticklabels()] == names
+    for ax, before, matrix in zip(panels, plain, history.confusions, strict=True):
+        assert [t.get_text() for t in ax.get_xticklabels()] == names
+        # each cell's text moves with its cell: share of the true class over its count
+        shares = matrix / matrix.sum(axis=1, keepdims=True)
+        expected = [
+            f"{shares[r, c]:.2f}\n{matrix[r, c]}"
+            for r in order.positions
+            for c in order.positions
+            if matrix[r, c]
+        ]
+        assert [t.get_text() for t in ax.texts] == expected
+        assert len(before.texts) == len(expected)
+    assert "classes in clustered order" in figure.texts[0].get_text()
+    assert "order" not in natural.texts[0].get_text()
+
+
+def test_compare_draws_the_change_in_the_new_runs_order_and_records_it(tmp_path):
+    counts, classes, blocks = write_inputs(tmp_path, "clustered")
+    new = read_predictions(tmp_path / "p.csv", classes)
+    base = Predictions(new.sample, new.actual, new.actual.copy(), None, classes)  # all right
+    (tmp_path / "base.csv").write_text(to_csv(base))
+    args = ["compare", tmp_path / "p.csv", tmp_path / "base.csv"]
+    args += ["--classes", tmp_path / "classes.json", "--params", tmp_path / "params.yaml"]
+    assert run(main, [str(a) for a in [*args, "--out", tmp_path / "out"]]) == 0
+    report = json.loads((tmp_path / "out/comparison.json").read_text())
+    reference = skm.confusion_matrix(new.actual, new.predicted, labels=range(8))
+    assert (reference == counts).all()
+    positions = list(clustered_positions(reference))
+    assert report["class_order"] == {
+        "method": "clustered",
+        "order": [classes[i] for i in positions],
+    }
+    assert all(is_contiguous(positions, block) for block in blocks)
+    base_counts = skm.confusion_matrix(base.actual, base.predicted, labels=range(8))
+    expected = heatmaps.confusion_delta_heatmap(
+        reference,
+        base_counts,
+        classes,
+        ref=str(tmp_path / "base.csv"),
+        order=ClassOrder("clustered", tuple(positions)),
+    )
+    assert (tmp_path / "out/confusion_delta.png").read_bytes() == png_bytes(expected)

@@ -19,6 +19,8 @@ from sklearn.model_selection import StratifiedShuffleSplit
 from digitwise import params
 from digitwise.data import datasets
 from digitwise.errors import UserError
+from digitwise.figures import steps as steps_figures
+from digitwise.metrics import ordering
 from digitwise.models import estimators as models
 from digitwise.models import learning_curve
 from digitwise.models import steps as training_steps
@@ -191,7 +193,9 @@ def test_the_train_curve_scores_a_seeded_subset_of_each_fit(splits):
     assert len(subsets[0]) > 30
 
 
-def run_stage(params_file: Path, data: Path, out: Path) -> dict[str, Path]:
+def run_stage(
+    params_file: Path, data: Path, out: Path, *, confusion: Path | None = None
+) -> dict[str, Path]:
     paths = {
         "accuracy": out / "accuracy.csv",
         "loss": out / "loss.csv",
@@ -200,7 +204,7 @@ def run_stage(params_file: Path, data: Path, out: Path) -> dict[str, Path]:
     argv = ["--params", str(params_file), "--data", str(data)]
     for flag, path in paths.items():
         argv += [f"--{flag}", str(path)]
-    steps.main(argv)
+    steps.main(argv + ([] if confusion is None else ["--confusion", str(confusion)]))
     return paths
 
 
@@ -321,3 +325,40 @@ def test_the_shipped_steps_params():
     assert shipped.fractions == (0.1, 0.25, 0.5, 1.0)
     assert json.loads(json.dumps(shipped.max_samples)) == 10_000
     assert training_steps.FRACTION == "training_fraction"
+
+
+def recorded_order(path: Path, positions) -> Path:
+    """A confusion.json as the evaluate stage writes it, holding only the class order."""
+    names = [str(i) for i in positions]
+    path.write_text(json.dumps({"class_order": {"method": "clustered", "order": names}}))
+    return path
+
+
+def test_the_stage_draws_its_panels_in_the_evaluate_stages_class_order(
+    prepared, write_params, tmp_path, monkeypatch
+):
+    drawn = []
+
+    def snapshots_figure(*args, **kwargs):
+        drawn.append(kwargs.get("order"))
+        return steps_figures.snapshots_figure(*args, **kwargs)
+
+    monkeypatch.setattr(steps, "snapshots_figure", snapshots_figure)
+    params_file = write_params({"steps.fractions": [0.5, 1]})
+    positions = (3, 5, 8, 0, 1, 2, 4, 6, 7, 9)
+    confusion = recorded_order(tmp_path / "confusion.json", positions)
+    paths = run_stage(params_file, prepared, tmp_path / "out", confusion=confusion)
+    natural = run_stage(params_file, prepared, tmp_path / "natural")
+    assert drawn == [ordering.ClassOrder("clustered", positions), None]
+    assert paths["accuracy"].read_bytes() == natural["accuracy"].read_bytes()
+    assert paths["confusion-plot"].read_bytes() != natural["confusion-plot"].read_bytes()
+
+
+def test_a_recorded_order_of_other_classes_is_one_line_and_nothing_is_written(
+    prepared, write_params, tmp_path
+):
+    confusion = tmp_path / "confusion.json"
+    confusion.write_text(json.dumps({"class_order": {"method": "clustered", "order": ["a"]}}))
+    with pytest.raises(UserError, match=r"confusion\.json: 'class_order\.order' must list"):
+        run_stage(write_params(), prepared, tmp_path / "out", confusion=confusion)
+    assert not (tmp_path / "out").exists()

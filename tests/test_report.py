@@ -44,6 +44,8 @@ METRICS = {
     "matthews_corrcoef": 0.61234,
     "cohen_kappa": 0.6,
     "top_2_accuracy": 0.95,
+    "ece": 0.04321,
+    "classwise_ece": 0.01234,
     "n_samples": 20,
     "precision_macro": 0.1,  # other keys of the real file are not shown, and not refused
     "per_class": {
@@ -54,7 +56,7 @@ METRICS = {
 }
 # A label-only evaluation (predictions without proba_ columns): no probability metrics at
 # all, and a one-line note saying why.
-PROBABILITY_KEYS = ("log_loss", "auc_ovo_m", "top_2_accuracy")
+PROBABILITY_KEYS = ("log_loss", "auc_ovo_m", "top_2_accuracy", "ece", "classwise_ece")
 LABEL_ONLY_NOTE = (
     "no proba_ columns: log loss, top-2 accuracy, AUC and probability-based pairwise "
     "accuracy need probabilities and are not computed"
@@ -282,6 +284,8 @@ def test_tables_hold_the_input_numbers_to_four_decimals(inputs):
         ["Matthews correlation", "0.6123"],
         ["Cohen's kappa", "0.6000"],
         ["Top-2 accuracy", "0.9500"],
+        ["Calibration error (ECE, top label)", "0.0432"],
+        ["Classwise calibration error", "0.0123"],
         ["Samples", "20"],
     ]
     assert page.tables["per-class"][0] == ["Class", "Precision", "Recall", "F1", "Support"]
@@ -485,6 +489,22 @@ def test_a_label_only_file_is_told_apart_by_its_absent_probability_metrics():
     assert metrics.predicted_not_argmax is None
     with_probabilities = report_inputs.parse_metrics(METRICS, "metrics.json")
     assert not with_probabilities.label_only and with_probabilities.note is None
+
+
+def test_an_evaluation_from_before_calibration_has_no_calibration_rows(inputs):
+    write_json(inputs.metrics, {k: v for k, v in METRICS.items() if "ece" not in k})
+    rows = Page(build(inputs.args())).body("headline")
+    assert [row[0] for row in rows] == [
+        "Accuracy",
+        "Balanced accuracy",
+        "Macro F1",
+        "Log loss",
+        "M measure (one-vs-one AUC)",
+        "Matthews correlation",
+        "Cohen's kappa",
+        "Top-2 accuracy",
+        "Samples",
+    ]
 
 
 def test_a_label_only_evaluation_shows_no_probability_rows_its_note_and_label_captions(inputs):
@@ -698,6 +718,10 @@ BAD_INPUTS = {
     "a probability metric beside a note": (
         edit_json("metrics", as_label_only(top_2_accuracy=0.9)),
         r"metrics\.json: has top_2_accuracy but not log_loss, auc_ovo_m",
+    ),
+    "a calibration error beside a note": (
+        edit_json("metrics", as_label_only(ece=0.1)),
+        r"metrics\.json: ece needs probabilities, but the file has none of log_loss, ",
     ),
     "note a number": (
         edit_json("metrics", as_label_only(note=3)),
@@ -948,6 +972,7 @@ def test_the_report_of_the_real_files_is_self_contained_and_shows_their_numbers(
     metrics = json.loads((REPORTS / "metrics.json").read_text())
     headline = dict(row[:2] for row in page.body("headline"))
     assert headline["Accuracy"] == f"{metrics['accuracy']:.4f}"
+    assert headline["Calibration error (ECE, top label)"] == f"{metrics['ece']:.4f}"
     shown = {row[0]: row[2] for row in page.body("headline")}
     accuracy = real_intervals()["accuracy"]
     assert shown["Accuracy"] == f"{accuracy['low']:.4f} to {accuracy['high']:.4f}"

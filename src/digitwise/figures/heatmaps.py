@@ -330,7 +330,12 @@ def pair_axis_names(classes: Sequence[str]) -> tuple[str, str]:
 
 
 def confusion_delta_heatmap(
-    counts_new: np.ndarray, counts_base: np.ndarray, classes: Sequence[str], *, ref: str
+    counts_new: np.ndarray,
+    counts_base: np.ndarray,
+    classes: Sequence[str],
+    *,
+    ref: str,
+    order: ClassOrder | None = None,
 ) -> Figure:
     """New minus baseline confusion matrix normalized by true class, both (K, K) counts.
 
@@ -366,4 +371,5 @@ def confusion_delta_heatmap(
         title=f"Confusion change vs {ref}\n(share of the true class / count; red = more)",
         xlabel="Prediction",
         ylabel="Label",
+        order=order,
     )

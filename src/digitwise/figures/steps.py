@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from digitwise.metrics.ordering import ClassOrder
+
 WIDTH = 10.0  # inches: 1,000 px, the report's column
 # inches: class names and "Label" on the left; colourbar, its ticks and label on the right
 LEFT, RIGHT, GAP = 0.8, 1.0, 0.3
@@ -40,7 +42,12 @@ def grid_and_columns(n_classes: int, count: int) -> tuple[float, int]:
 
 
 def snapshots_figure(
-    history: StepHistory, classes: Sequence[str], model: str, note: str = ""
+    history: StepHistory,
+    classes: Sequence[str],
+    model: str,
+    note: str = "",
+    *,
+    order: "ClassOrder | None" = None,
 ) -> "Figure":
     """One normalized confusion matrix per snapshot step, two per row, one colourbar.
 
@@ -55,7 +62,7 @@ def snapshots_figure(
     n_classes, count = len(classes), len(history.snapshots)
     grid, columns = grid_and_columns(n_classes, count)
     rows = -(-count // columns)
-    title = _figure_title(history, model, note)
+    title = _figure_title(history, model, note, order.note if order is not None else "")
     header = 0.15 + HEADER_LINE * (title.count("\n") + 1)
     row_height = TITLE + grid + BOTTOM
     width = LEFT + columns * grid + (columns - 1) * GAP + RIGHT
@@ -65,12 +72,14 @@ def snapshots_figure(
     figure.suptitle(title, x=LEFT / width, ha="left", y=1 - 0.1 / height, va="top", fontsize=10)
     accuracy = history.snapshot_accuracy()
     mappable = None
+    names = classes if order is None else order.names(classes)
     for index, counts in enumerate(history.confusions):
+        counts = counts if order is None else order.apply(counts)
         row, column = divmod(index, columns)
         left = LEFT + column * (grid + GAP)
         bottom = height - header - row * row_height - TITLE - grid
         ax = figure.add_axes((left / width, bottom / height, grid / width, grid / height))
-        mappable = _panel(ax, counts, classes, grid / n_classes, first_column=column == 0)
+        mappable = _panel(ax, counts, names, grid / n_classes, first_column=column == 0)
         ax.set_title(_panel_title(history, index, accuracy[index]), fontsize=9)
     if mappable is not None:
         # beside the first row, 80% of its height, as seaborn places a heatmap's
@@ -82,12 +91,13 @@ def snapshots_figure(
     return figure
 
 
-def _figure_title(history: StepHistory, model: str, note: str) -> str:
+def _figure_title(history: StepHistory, model: str, note: str, order_note: str) -> str:
     if history.kind == EPOCH:
         head = f"{model}: held-out confusion matrix after each snapshot epoch"
     else:
         head = f"{model}: held-out confusion matrix as the model is fitted on more training data"
     tail = "normalized by true class (share / count); the held-out split is for monitoring only"
+    tail = f"{tail}; {order_note}" if order_note else tail
     return "\n".join([head, tail, *textwrap.wrap(note, TITLE_CHARACTERS)])
 
 

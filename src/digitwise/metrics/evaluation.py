@@ -192,6 +192,8 @@ def summary_lines(evaluation: Evaluation) -> list[str]:
             f"log loss {headline['log_loss']:.4f}, top-2 accuracy "
             f"{headline['top_2_accuracy']:.4f}, one-vs-one AUC {headline['auc_ovo_m']:.4f}"
             + ("" if binned is None else f" (binned: exact within {binned:.2g})")
+            + f"; calibration error (ECE) {headline['ece']:.4f}, classwise "
+            f"{headline['classwise_ece']:.4f}"
         )
     else:
         lines.append(evaluation.payloads["pairwise"]["note"])

@@ -38,6 +38,8 @@ HEADLINE = (
     ("matthews_corrcoef", "Matthews correlation"),
     ("cohen_kappa", "Cohen's kappa"),
     ("top_2_accuracy", "Top-2 accuracy"),
+    ("ece", "Calibration error (ECE, top label)"),
+    ("classwise_ece", "Classwise calibration error"),
     ("n_samples", "Samples"),
 )
 
@@ -47,6 +49,8 @@ COUNT_METRICS = frozenset({"n_samples"})
 
 # Computed from the probability columns: all three with them, none in a label-only file.
 PROBABILITY_METRICS = ("log_loss", "auc_ovo_m", "top_2_accuracy")
+# From the probabilities too, but absent from evaluations written before calibration.
+CALIBRATION_METRICS = ("ece", "classwise_ece")
 
 
 CHANGE_KEYS = ("new", "base", "difference")
@@ -134,7 +138,8 @@ def check_same_predictions(
 
 
 def parse_metrics(payload: Any, source: str) -> Metrics:
-    """The evaluate stage's headline metrics: the HEADLINE scalars, and optionally ``note``
+    """The evaluate stage's headline metrics: the HEADLINE scalars (the
+    CALIBRATION_METRICS where present), and optionally ``note``
     (one line), ``predicted_not_argmax`` (a share) and ``auc_ovo_m_error_bound`` (of a
     binned M measure). The per-class scores are read from
     their own file (``with_per_class``), or from ``per_class`` here in an evaluation
@@ -146,10 +151,19 @@ def parse_metrics(payload: Any, source: str) -> Metrics:
     payload = as_object(payload, source, "the file")
     note = field(payload, "note", one_line, source, "") if "note" in payload else None
     headline: dict[str, float | int | None] = {}
+    probabilities = _has_probabilities(payload, note, source)
     for key, _ in HEADLINE:
         if key in COUNT_METRICS:
             headline[key] = field(payload, key, count, source, "")
-        elif key not in PROBABILITY_METRICS or _has_probabilities(payload, note, source):
+        elif key in CALIBRATION_METRICS:
+            if key in payload and not probabilities:
+                raise UserError(
+                    f"{source}: {key} needs probabilities, but the file has none "
+                    f"of {', '.join(PROBABILITY_METRICS)}"
+                )
+            if key in payload:
+                headline[key] = field(payload, key, finite_or_null, source, "")
+        elif key not in PROBABILITY_METRICS or probabilities:
             # null is an undefined metric (json_text writes NaN and infinity so)
             headline[key] = field(payload, key, finite_or_null, source, "")
     per_class = {}
