@@ -1,11 +1,18 @@
 """The lock files pin what pyproject.toml asks for: every requirement of the package (and,
-in the test lock, of each extra) is pinned to one version inside its range, with hashes,
-and so is every requirement of what is pinned (extras included): the lock is complete.
+in the test lock, of each extra) and of its build (`[build-system] requires`) is pinned to
+one version inside its range, with hashes, and so is every requirement of what is pinned
+(extras included): the lock is complete.
 
 `pyproject.toml` keeps ranges for those who use digitwise as a library; the locks pin
-the versions that made the committed outputs, for `dvc repro`, the tests and CI."""
+the versions that made the committed outputs, for `dvc repro`, the tests and CI, and the
+build backend that installs the project in the environment they make."""
 
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
 from importlib import metadata
 
@@ -18,6 +25,9 @@ from test_pipeline import ROOT
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 EXTRAS = PYPROJECT["optional-dependencies"]
+BUILD = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]
+# pyproject's build requirements, repeated for `uv pip compile` (which reads only [project])
+BUILD_IN = "requirements/build.in"
 LOCKS = {
     "requirements/runtime.lock": (),  # dvc repro
     "requirements/test.lock": tuple(EXTRAS),  # everything: the tests, CI
@@ -67,10 +77,11 @@ def pins(path: str, python: str) -> dict[str, Version]:
 
 
 def wanted(extras: tuple[str, ...], python: str) -> list[Requirement]:
-    """pyproject's requirements of the package with these extras, markers evaluated."""
+    """pyproject's requirements of the package with these extras, and of its build, markers
+    evaluated."""
     requirements = [
         requirement
-        for requirement in map(Requirement, PYPROJECT["dependencies"])
+        for requirement in map(Requirement, [*PYPROJECT["dependencies"], *BUILD["requires"]])
         if requirement.marker is None
         or requirement.marker.evaluate(environment(python) | {"extra": ""})
     ]
@@ -159,3 +170,93 @@ def test_the_locks_agree():
             pins("requirements/test.lock", python),
         )
         assert {name: test.get(name) for name in runtime} == runtime
+
+
+# --- the build backend, and the project installed by it ------------------------------
+
+
+def two_commands_installs() -> list[str]:
+    """The `pip install` commands of the README's two commands, in order."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"^## Two commands\n.*?^```bash\n(.*?)^```", readme, re.S | re.M)[1]
+    lines = [line for line in block.splitlines() if not line.lstrip().startswith("#")]
+    commands = (part.strip() for part in re.split(r"&&|\n", "\n".join(lines)))
+    return [command for command in commands if command.startswith("pip install")]
+
+
+def project_install() -> str:
+    """The README's install of the project itself (after the lock's)."""
+    (command,) = [command for command in two_commands_installs() if command.endswith(" -e .")]
+    return command
+
+
+def test_the_readme_installs_the_lock_then_builds_the_project_with_it():
+    assert two_commands_installs() == [
+        "pip install -r requirements/runtime.lock",
+        "pip install --no-deps --no-build-isolation --check-build-dependencies -e .",
+        "pip install -r requirements/test.lock",
+    ]
+
+
+WORKFLOWS = ("ci.yml", "sweep.yml")
+INSTALLING = [".ci/run", "CONTRIBUTING.md", *(f".github/workflows/{name}" for name in WORKFLOWS)]
+
+
+@pytest.mark.parametrize("path", INSTALLING)
+def test_every_install_of_the_project_is_the_readmes(path):
+    """No `pip install -e .` that would build in an isolated environment of unpinned
+    packages: each one is the README's (`python -m` and `--quiet` aside)."""
+    found = re.findall(r"pip install (?:--quiet )?(\S.*? -e \.)(?=\s|$)", (ROOT / path).read_text())
+    assert found, f"{path} does not install the project"
+    assert {f"pip install {flags}" for flags in found} == {project_install()}, path
+
+
+def test_the_build_requirements_are_those_of_pyproject():
+    """requirements/build.in, the locks' input for the build, is pyproject's list."""
+    listed = [requirement for requirement, _ in entries((ROOT / BUILD_IN).read_text())]
+    assert sorted(map(str, listed)) == sorted(map(str, map(Requirement, BUILD["requires"])))
+
+
+def test_the_installed_backend_builds_the_project_from_the_lock_alone(tmp_path):
+    """The backend installed here from the lock (at its pinned version) asks for nothing
+    more than what is pinned, and the README's install of the project, checked by pip
+    without installing (`--dry-run`) and without an index or a config, needs no download."""
+    backend = BUILD["build-backend"]
+    assert backend == "setuptools.build_meta"
+    pinned = pins("requirements/test.lock", "3.11")
+    for requirement in map(Requirement, BUILD["requires"]):
+        installed = Version(metadata.version(requirement.name))
+        assert installed == pinned[canonicalize_name(requirement.name)], requirement
+    # a copy: the backend writes its metadata next to the sources
+    project = tmp_path / "project"
+    shutil.copytree(
+        ROOT / "src", project / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, project / name)
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}
+    hooks = f"import json, {backend} as b; print(json.dumps(b.get_requires_for_build_editable()))"
+    asked = subprocess.run(
+        [sys.executable, "-c", hooks],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()[-1]
+    for requirement in map(Requirement, json.loads(asked)):
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"the backend also needs {requirement}, which is not pinned"
+        assert requirement.specifier.contains(pinned[name], prereleases=True), requirement
+
+    *command, editable, here = project_install().split()
+    assert (editable, here) == ("-e", ".")
+    result = subprocess.run(
+        [sys.executable, "-m", *command, "--dry-run", "--no-index", "-e", str(project)],
+        env=environment | {"PIP_CONFIG_FILE": os.devnull},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Would install digitwise-" in result.stdout, result.stdout

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_command import CLASSES, digitwise, inputs, predictions  # noqa: F401  (fixture)
 
+from digitwise.predictions.digest import digest_of_rows, id_order, row_hashes
 from digitwise.predictions.schema import Predictions, content_digest, to_csv
 
 MASK = 2**64 - 1
@@ -67,6 +68,52 @@ def test_the_digest_is_its_definition_and_ignores_row_order_only(n, seed, with_p
     changed[row] = (changed[row] + 1) % len(CLASSES)
     other = Predictions(p.sample, p.actual, changed, p.proba, p.classes)
     assert content_digest(other) != content_digest(p)
+
+
+def rows(p: Predictions, order: np.ndarray) -> Predictions:
+    proba = None if p.proba is None else p.proba[order]
+    return Predictions(p.sample[order], p.actual[order], p.predicted[order], proba, p.classes)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 60), st.booleans(), st.sampled_from(["sorted", "any"]), st.data())
+def test_sorted_shuffled_and_sharded_rows_have_the_digest_of_its_definition(
+    n, with_proba, ids, data
+):
+    """In id order (nothing to sort), in any order, or in shards hashed apart and joined
+    in any order (as ``engines.shards.combine`` joins them), with ids close together
+    (their offsets and row numbers packed into one number to sort) or spread over all
+    of int64 (too far apart for that)."""
+    width = data.draw(st.sampled_from([n, 4 * n, 2**40, 2**63]))
+    drawn = data.draw(st.lists(st.integers(-width, width - 1), min_size=n, max_size=n, unique=True))
+    base = predictions(n, seed=n, proba=with_proba)
+    sample = np.array(sorted(drawn) if ids == "sorted" else drawn, dtype=np.int64)
+    p = Predictions(sample, base.actual, base.predicted, base.proba, base.classes)
+    expected = brute_digest(p)
+    assert content_digest(p) == expected
+    shuffled = rows(p, np.array(data.draw(st.permutations(range(n)))))
+    assert content_digest(shuffled) == expected
+    cuts = sorted(data.draw(st.lists(st.integers(0, n), max_size=4)))
+    shards = [rows(shuffled, part) for part in np.split(np.arange(n), cuts)]
+    shards = [shards[i] for i in data.draw(st.permutations(range(len(shards))))]
+    hashes = [row_hashes(s.sample, s.actual, s.predicted, s.proba) for s in shards]
+    joined = np.concatenate([s.sample for s in shards])
+    assert digest_of_rows(p.classes, with_proba, joined, np.concatenate(hashes)) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.one_of(
+        st.lists(st.integers(-3, 3), max_size=50),  # repeated ids
+        st.lists(st.integers(-(2**40), 2**40), max_size=50),
+        st.lists(st.integers(-(2**63), 2**63 - 1), max_size=50),  # too far apart to pack
+        st.lists(st.sampled_from([-(2**63), 2**63 - 1, 0]), max_size=50),
+    )
+)
+def test_the_id_order_is_a_stable_sort_of_the_ids(ids):
+    """Python's sort is stable: equal ids keep their row order."""
+    expected = sorted(range(len(ids)), key=ids.__getitem__)
+    assert id_order(np.array(ids, dtype=np.int64)).tolist() == expected
 
 
 def test_csv_parquet_and_shards_of_the_same_rows_record_one_digest(inputs, capsys):  # noqa: F811

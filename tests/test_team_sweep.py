@@ -18,6 +18,7 @@ import yaml
 from conftest import copy_project
 from scipy.stats import binomtest
 from test_pipeline import ROOT, dvc, environment, run
+from test_workflows import install_of
 
 from digitwise.cli import run as run_command
 from digitwise.cli.main import main
@@ -38,11 +39,12 @@ def digitwise(repo: Path, *args: str) -> str:
 
 
 def job_steps(job: str, repo: Path, **env: str) -> str:
-    """The ``run:`` steps of a job of the workflow but its installs, as the runner runs
-    them (``bash --noprofile --norc -eo pipefail``), with the job's env but ``env``."""
+    """The ``run:`` steps of a job of the workflow but its installs (the README's, which
+    made this environment; any other is refused), as the runner runs them (``bash
+    --noprofile --norc -eo pipefail``), with the job's env but ``env``."""
     printed = ""
     for step in WORKFLOW["jobs"][job]["steps"]:
-        if "run" not in step or step["run"].startswith("python -m pip install"):
+        if "run" not in step or install_of(step["run"]) is not None:
             continue
         result = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],

@@ -23,12 +23,18 @@ What runs instead of the steps that cannot run here:
 - `actions/checkout`: `git init` and `git fetch` of the event's ref from that repository,
   as the action does: one commit deep, or the whole history with `fetch-depth: 0`;
 - `actions/setup-python`: the interpreter running these tests, first on PATH;
-- `python -m pip install -r requirements/<name>.lock`: the lock file is checked to exist
-  (the test environment was installed from the test lock);
-- `python -m pip install --no-deps -e .`: it would repoint the test environment's editable
-  install at the checkout, so instead the checkout's `src/` goes first on PYTHONPATH for
-  the steps after it, and `import digitwise` is checked to find the checkout's code (the
-  test environment has the project, its dependencies and its test extra installed);
+- the README's installs (its two commands' `pip install`, as `python -m pip install`):
+  - `python -m pip install -r requirements/<name>.lock`: the lock file is checked to exist
+    (the test environment was installed from the test lock);
+  - the project's install, `python -m pip install --no-deps --no-build-isolation
+    --check-build-dependencies -e .`: it would repoint the test environment's editable
+    install at the checkout, so instead the checkout's `src/` goes first on PYTHONPATH for
+    the steps after it, and `import digitwise` is checked to find the checkout's code (the
+    test environment has the project, its dependencies and its test extra installed;
+    tests/test_lockfile.py checks that pip would build it with the lock's backend alone);
+  - any other step that could install or remove a package (pip, uv, setup.py, an
+    `install` of any tool, ...) is refused before the job starts, in every workflow
+    (sweep.yml's included), never run against the environment running these tests;
 - `pytest`: nothing, since it is the suite this file belongs to;
 - `actions/upload-artifact`: a check that every path it names exists.
 
@@ -53,6 +59,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_lockfile import two_commands_installs
 from test_pipeline import ROOT, run
 
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -79,8 +86,14 @@ STEP_FILES = {
     "GITHUB_ENV": "env",
     "GITHUB_PATH": "path",
 }
-INSTALL = re.compile(r"python -m pip install --no-deps -e \.")
-INSTALL_LOCK = re.compile(r"python -m pip install -r (requirements/[a-z]+\.lock)")
+# the README's installs, as a step runs them: the locks' and the project's (`-e .`)
+INSTALLS = {f"python -m {command}": command for command in two_commands_installs()}
+# a command that could change a Python environment (or any tool's `install`): a step with one
+# must be one of INSTALLS, replayed below, never run against the tests' own environment
+INSTALLING = re.compile(
+    r"\b(?:pip[0-9.]*|uv|pipx|poetry|pdm|hatch|pipenv|conda|mamba|micromamba|easy_install"
+    r"|ensurepip|virtualenv|setup\.py|install|uninstall|develop)\b"
+)
 NOT_RUN = {"pytest": "nothing: it is the suite this file belongs to"}
 
 
@@ -155,8 +168,34 @@ def load(path: Path) -> dict:
     return workflow
 
 
+def install_of(script: str) -> str | None:
+    """The README's install that the step ``script`` is (None if it installs nothing); any
+    other install is refused."""
+    script = script.strip()
+    if script in INSTALLS:
+        return INSTALLS[script]
+    if INSTALLING.search(script):
+        known = "\n".join(f"  {command}" for command in INSTALLS)
+        raise ReplayError(
+            f"a step installs in a way the replay does not know, and would run in the "
+            f"tests' own environment:\n  {script}\nit knows the README's installs only:\n"
+            f"{known}\n(replay a new one in an environment of its own, never this one)"
+        )
+    return None
+
+
+def check_installs(workflow: dict) -> None:
+    """Refuse any `run:` step that installs other than as the README does."""
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            if "run" in step:
+                install_of(step["run"])
+
+
 def check_known(workflow: dict) -> None:
-    """Refuse any key, action or shell that the replay would not run as GitHub does."""
+    """Refuse any key, action, shell or install that the replay would not run as GitHub
+    does."""
+    check_installs(workflow)
     _refuse_unknown("the workflow", workflow, WORKFLOW_KEYS)
     for job_id, job in workflow["jobs"].items():
         _refuse_unknown(f"job {job_id}", job, JOB_KEYS)
@@ -279,14 +318,15 @@ class Runner:
             if script.strip() in NOT_RUN:
                 job.steps.append(Step(name, 0, "", replaced_by=NOT_RUN[script.strip()]))
                 continue
-            lock = INSTALL_LOCK.fullmatch(script.strip())
-            if lock:
-                assert (self.workspace / lock[1]).is_file(), f"{name}: no {lock[1]}"
-                job.steps.append(Step(name, 0, "", replaced_by="the test environment"))
-                continue
-            if INSTALL.fullmatch(script.strip()):
+            command = install_of(script)
+            if command is not None and command.endswith(" -e ."):
                 install(self)
                 job.steps.append(Step(name, 0, "", replaced_by=install.__name__))
+                continue
+            if command is not None:
+                lock = command.removeprefix("pip install -r ")
+                assert (self.workspace / lock).is_file(), f"{name}: no {lock}"
+                job.steps.append(Step(name, 0, "", replaced_by="the test environment"))
                 continue
             replaced_by = self.cut.get(script.strip())
             returncode, output, summary = self.run_script(number, step, replaced_by or script)
@@ -481,6 +521,51 @@ def test_every_job_of_every_workflow_is_replayed_and_known():
     assert jobs == REPLAYED
     for path in workflows:
         check_known(load(path))
+
+
+def test_every_install_step_of_every_workflow_is_one_of_the_readmes():
+    installs = []
+    for path in sorted(WORKFLOWS.glob("*.y*ml")):
+        check_installs(load(path))
+        for job in load(path)["jobs"].values():
+            installs += [install_of(step["run"]) for step in job["steps"] if "run" in step]
+    # the pipeline jobs install the runtime lock, the checks job the test lock; each the project
+    assert set(installs) - {None} == set(two_commands_installs())
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "pip install -e .",
+        "python -m pip install -e .",
+        "python -m pip install --no-deps -e .",  # an isolated build, of unpinned setuptools
+        "python -m pip install --no-deps --no-build-isolation -e . --force-reinstall",
+        "python -m pip install -r requirements/runtime.lock && pip install -e .",
+        "python -m pip install --upgrade pip",
+        "python3 -m pip install -r requirements/test.lock",
+        "pip3 install digitwise",
+        "uv pip install -e .",
+        "python setup.py develop",
+        "make install",
+        "python -m pip uninstall -y digitwise",
+    ],
+)
+def test_an_install_the_replay_does_not_know_is_refused_before_any_step_runs(script, tmp_path):
+    workflow = load(CI)
+    steps = workflow["jobs"]["checks"]["steps"]
+    steps.insert(2, {"name": "Another install", "run": script})
+    with pytest.raises(ReplayError, match="installs in a way the replay does not know"):
+        install_of(script)
+    with pytest.raises(ReplayError, match="would run in the tests' own environment"):
+        Runner(
+            workflow,
+            "checks",
+            Event("refs/heads/main", {}),
+            origin=tmp_path,
+            temp=tmp_path,
+            dvc_cache=tmp_path,
+        )
+    assert not (tmp_path / "digitwise").exists()  # refused before the workspace was made
 
 
 def test_expressions_are_substituted_as_the_runner_does():

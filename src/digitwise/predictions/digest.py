@@ -64,6 +64,31 @@ def digest_of_rows(
     digest.update(json.dumps(header, sort_keys=True).encode() + b"\n")
     # files are usually written in id order: then there is nothing to sort
     in_order = bool(np.all(sample[1:] > sample[:-1]))
-    ordered = hashes if in_order else hashes[np.argsort(sample, kind="stable")]
+    # np.take copies whole rows: a fancy index of a 2-D array is several times slower
+    ordered = hashes if in_order else np.take(hashes, id_order(sample), axis=0)
     digest.update(np.ascontiguousarray(ordered, "<u8"))
     return digest.hexdigest()
+
+
+def id_order(sample: np.ndarray) -> np.ndarray:
+    """The rows in id order, equal ids in row order: ``np.argsort(sample, kind="stable")``.
+
+    When each id's offset from the smallest and the row number fit in 64 bits together,
+    one sort of those packed numbers gives it, several times faster at 10^7 rows
+    (``benchmarks/bench_digest.py``): numpy sorts plain numbers with a vectorised
+    quicksort, while a stable argsort of 64-bit ids is a merge sort of indices. The
+    packed numbers are distinct, so their sort need not be stable."""
+    n = len(sample)
+    if n < 2:
+        return np.arange(n)
+    ids = np.asarray(sample, np.int64)
+    low = int(ids.min())
+    row_bits = (n - 1).bit_length()
+    if (int(ids.max()) - low).bit_length() + row_bits > 64:
+        return np.argsort(ids, kind="stable")
+    keys = (ids - low).astype(np.uint64)  # no overflow: the offsets fit in 64 - row_bits bits
+    keys <<= np.uint64(row_bits)
+    keys |= np.arange(n, dtype=np.uint64)
+    keys.sort()
+    keys &= np.uint64((1 << row_bits) - 1)
+    return keys.view(np.int64)
