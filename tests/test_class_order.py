@@ -251,6 +251,10 @@ def test_an_unknown_order_is_one_line_and_writes_nothing(tmp_path, capsys):
         ({"class_order": {"method": "clustered", "order": ["a", "a", "b"]}}, r"each of the 3"),
         ({"class_order": {"method": "clustered", "order": ["a", "b", 3]}}, r"each of the 3"),
         ([1, 2], r"must hold 'class_order'"),
+        (
+            {"class_order": {"method": "natural", "order": ["c", "a", "b"]}},
+            r"c\.json: 'class_order' says natural, but its 'order' is not the class list's",
+        ),
     ],
 )
 def test_a_bad_recorded_order_is_one_line_naming_the_file(payload, message):

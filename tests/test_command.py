@@ -44,18 +44,25 @@ def predictions(n=300, *, seed=0, proba=True, flip=0.0):
     )
 
 
-def calibration_curve_ece(given, n_bins=15):
-    """Top-label ECE by a loop over equal-width bins, each confidence binned as
-    ``sklearn.calibration.calibration_curve`` bins it (an edge belongs to the bin below)."""
-    confidence = given.proba.max(axis=1)
-    right = given.proba.argmax(axis=1) == given.actual
+def binned_gap(score, hit, n_bins=15):
+    """The count-weighted mean |mean score - mean hit| over equal-width bins, by a loop,
+    each score binned as ``sklearn.calibration.calibration_curve`` bins it (an edge
+    belongs to the bin below)."""
     edges = np.linspace(0, 1, n_bins + 1)
     total = 0.0
     for b in range(n_bins):
-        inside = np.searchsorted(edges[1:-1], confidence) == b
+        inside = np.searchsorted(edges[1:-1], score) == b
         if inside.any():
-            total += inside.sum() * abs(confidence[inside].mean() - right[inside].mean())
-    return total / len(confidence)
+            total += inside.sum() * abs(score[inside].mean() - hit[inside].mean())
+    return total / len(score)
+
+
+def calibration_errors(given):
+    """(top-label ECE, classwise ECE: the mean over classes of each one-vs-rest's)."""
+    top = binned_gap(given.proba.max(axis=1), given.proba.argmax(axis=1) == given.actual)
+    classes = range(given.proba.shape[1])
+    classwise = np.mean([binned_gap(given.proba[:, k], given.actual == k) for k in classes])
+    return top, classwise
 
 
 @pytest.fixture
@@ -118,8 +125,10 @@ def test_evaluate_writes_standard_names_and_prints_its_summary(inputs, capsys):
     counts = skm.confusion_matrix(given.actual, given.predicted, labels=range(10))
     np.fill_diagonal(counts, 0)
     true, pred = np.unravel_index(np.argmax(counts), counts.shape)
-    ece = calibration_curve_ece(given)
-    assert f"; calibration error (ECE) {ece:.4f}, classwise " in out.splitlines()[1]
+    ece, classwise = calibration_errors(given)
+    assert out.splitlines()[1].endswith(
+        f"; calibration error (ECE) {ece:.4f}, classwise {classwise:.4f}"
+    )
     confusions = out.splitlines()[2]
     assert confusions.startswith(f"top confusions: {true} as {pred}: {counts.max()} (")
     assert "predicted_not_argmax" not in metrics  # written only when not 0

@@ -9,6 +9,7 @@ import struct
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_command import CLASSES, digitwise, inputs, predictions  # noqa: F401  (fixture)
@@ -113,6 +114,19 @@ def test_sorted_shuffled_and_sharded_rows_have_the_digest_of_its_definition(
 def test_the_id_order_is_a_stable_sort_of_the_ids(ids):
     """Python's sort is stable: equal ids keep their row order."""
     expected = sorted(range(len(ids)), key=ids.__getitem__)
+    assert id_order(np.array(ids, dtype=np.int64)).tolist() == expected
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 1024, 1025])
+@pytest.mark.parametrize("past_the_limit", [-1, 0, 1])
+def test_the_id_order_at_the_packing_limit_is_a_stable_sort(n, past_the_limit):
+    """Ids spread as far as n rows can pack (64 bits for the offset and the row number),
+    one short of it and one past it (the fallback), from the lowest int64 up, with repeats."""
+    span = 2 ** (64 - (n - 1).bit_length()) - 1 + past_the_limit
+    low = -(2**63)
+    ids = [low + (i % 3) * (span // 2) for i in range(n - 1)]
+    ids.insert(n // 2, low + span)
+    expected = sorted(range(n), key=ids.__getitem__)
     assert id_order(np.array(ids, dtype=np.int64)).tolist() == expected
 
 

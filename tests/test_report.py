@@ -723,6 +723,15 @@ BAD_INPUTS = {
         edit_json("metrics", as_label_only(ece=0.1)),
         r"metrics\.json: ece needs probabilities, but the file has none of log_loss, ",
     ),
+    "one calibration error of two": (
+        edit_json("metrics", delete("classwise_ece")),
+        r"metrics\.json: has ece but not classwise_ece; the calibration errors \(ece, "
+        r"classwise_ece\) come together",
+    ),
+    "a calibration error above 1": (
+        edit_json("metrics", put(5, "ece")),
+        r"metrics\.json: ece must be a number in 0\.\.1; got 5 \(int\)",
+    ),
     "note a number": (
         edit_json("metrics", as_label_only(note=3)),
         r"metrics\.json: note must be one line of text \(no line break or control character\); "

@@ -111,7 +111,8 @@ def order_report(order: ClassOrder, classes: Sequence[str]) -> dict[str, Any]:
 
 def read_class_order(payload: Any, classes: Sequence[str], *, source: str) -> ClassOrder:
     """The order recorded in the evaluate step's ``confusion.json`` (parsed), for these
-    ``classes``; one line naming ``source`` if it is not a permutation of them."""
+    ``classes``; one line naming ``source`` if it is not a permutation of them, or if
+    a natural order is not the class list's (its figures would say nothing of it)."""
     record = payload.get("class_order") if isinstance(payload, dict) else None
     names = record.get("order") if isinstance(record, dict) else None
     method = record.get("method") if isinstance(record, dict) else None
@@ -130,7 +131,13 @@ def read_class_order(payload: Any, classes: Sequence[str], *, source: str) -> Cl
             f"{source}: 'class_order.order' must list each of the {len(classes)} classes "
             "once; evaluate the predictions of a model trained on this data"
         )
-    return ClassOrder(method, tuple(position[name] for name in names))
+    positions = tuple(position[name] for name in names)
+    if method == "natural" and positions != tuple(range(len(classes))):
+        raise UserError(
+            f"{source}: 'class_order' says natural, but its 'order' is not the class "
+            "list's; evaluate the predictions of a model trained on this data"
+        )
+    return ClassOrder(method, positions)
 
 
 def load_class_order(path: str | None, classes: Sequence[str]) -> ClassOrder | None:

@@ -71,7 +71,8 @@ def digest_of_rows(
 
 
 def id_order(sample: np.ndarray) -> np.ndarray:
-    """The rows in id order, equal ids in row order: ``np.argsort(sample, kind="stable")``.
+    """The rows in id order, equal ids in row order: ``np.argsort(sample, kind="stable")``
+    of int64 ids (every reader gives int64; other integers are cast to it).
 
     When each id's offset from the smallest and the row number fit in 64 bits together,
     one sort of those packed numbers gives it, several times faster at 10^7 rows

@@ -152,17 +152,13 @@ def parse_metrics(payload: Any, source: str) -> Metrics:
     note = field(payload, "note", one_line, source, "") if "note" in payload else None
     headline: dict[str, float | int | None] = {}
     probabilities = _has_probabilities(payload, note, source)
+    _check_calibration(payload, probabilities, source)
     for key, _ in HEADLINE:
         if key in COUNT_METRICS:
             headline[key] = field(payload, key, count, source, "")
         elif key in CALIBRATION_METRICS:
-            if key in payload and not probabilities:
-                raise UserError(
-                    f"{source}: {key} needs probabilities, but the file has none "
-                    f"of {', '.join(PROBABILITY_METRICS)}"
-                )
             if key in payload:
-                headline[key] = field(payload, key, finite_or_null, source, "")
+                headline[key] = field(payload, key, share, source, "")
         elif key not in PROBABILITY_METRICS or probabilities:
             # null is an undefined metric (json_text writes NaN and infinity so)
             headline[key] = field(payload, key, finite_or_null, source, "")
@@ -182,6 +178,23 @@ def parse_metrics(payload: Any, source: str) -> Metrics:
         )
     not_argmax = field(payload, "predicted_not_argmax", share, source, "")
     return replace(metrics, predicted_not_argmax=not_argmax)
+
+
+def _check_calibration(payload: dict[str, Any], probabilities: bool, source: str) -> None:
+    """The CALIBRATION_METRICS come both or neither (an evaluation written before they
+    existed), and only with the probability metrics."""
+    present = [key for key in CALIBRATION_METRICS if key in payload]
+    if present and not probabilities:
+        raise UserError(
+            f"{source}: {', '.join(present)} needs probabilities, but the file has none "
+            f"of {', '.join(PROBABILITY_METRICS)}"
+        )
+    if present and len(present) != len(CALIBRATION_METRICS):
+        missing = [key for key in CALIBRATION_METRICS if key not in present]
+        raise UserError(
+            f"{source}: has {', '.join(present)} but not {', '.join(missing)}; the "
+            f"calibration errors ({', '.join(CALIBRATION_METRICS)}) come together"
+        )
 
 
 def _has_probabilities(payload: dict[str, Any], note: str | None, source: str) -> bool:
