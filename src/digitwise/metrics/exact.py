@@ -11,11 +11,12 @@ mean rounded once, whatever the sharding.
 Vectorised, from each value's bits: its sign and exponent (the top 12 bits) are its
 key, and it is split into a high part, its top 27 significant bits (the low 26 bits of
 the significand zeroed: exact), and a low part, the rest (exact: ``x - high``). Within
-one key every high part is a whole number of units 2**(e - 26), below 2**27 of them,
-and every low part a whole number of units 2**(e - 52), below 2**26: their sums per
-(group, key) with ``np.bincount`` in float64 stay exact for up to 2**26 values per
-call (``ROWS_PER_CALL`` is below that), and are then counted in int64 units across
-calls. Grouped sums (``groups=``) serve sums per bin or per class, e.g. calibration's
+one key (``frexp`` exponent e) every high part is a whole number of units 2**(e - 27),
+below 2**27 of them, and every low part a whole number of units 2**(e - 53), below
+2**26: their sums per (group, key) with ``np.bincount`` in float64 stay exact for up to
+2**26 values per call (``ROWS_PER_CALL`` is below that; values near the largest float
+are turned into units first, lest the sum overflow), and are then counted in int64
+units across calls. Grouped sums (``groups=``) serve sums per bin or per class, e.g. calibration's
 confidence per bin.
 """
 
