@@ -1,6 +1,7 @@
 """What calibration adds to evaluate: its bins and errors, and the reliability diagram,
-against every other payload ``evaluate`` computes in the same process (scores, bootstrap
-intervals, pairwise AUC), on synthetic predictions. CPU time of this process (medians of
+against all the payloads ``evaluate`` computes in the same process (the state's scores,
+calibration's bins among them, bootstrap intervals, pairwise AUC, the content digest), on
+synthetic predictions. CPU time of this process (medians of
 repeats), which a machine shared with other work disturbs less than wall time:
 
     python benchmarks/bench_calibration.py [--rows 1000000] [--classes 10]
@@ -20,7 +21,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from digitwise import params  # noqa: E402
 from digitwise.figures.calibration import reliability_diagram  # noqa: E402
 from digitwise.io.outputs import png_bytes  # noqa: E402
-from digitwise.metrics.evaluation import calibration_of, evaluate  # noqa: E402
+from digitwise.metrics.calibration import calibration as calibration_of  # noqa: E402
+from digitwise.metrics.evaluation import evaluate  # noqa: E402
 from digitwise.predictions.schema import Predictions  # noqa: E402
 
 
@@ -49,14 +51,12 @@ def main() -> None:
     classes = tuple(str(c) for c in range(k))
     predictions = Predictions(np.arange(n), actual, proba.argmax(axis=1), proba, classes)
     settings = params.EVALUATE_DEFAULTS
-    calibration = calibration_of(predictions, settings)
+    bins = settings.calibration_bins
+    calibration = calibration_of(actual, proba, n_bins=bins)
     rows = [
-        ("calibration: bins and errors", lambda: calibration_of(predictions, settings)),
+        ("calibration: bins and errors", lambda: calibration_of(actual, proba, n_bins=bins)),
         ("reliability diagram, PNG", lambda: png_bytes(reliability_diagram(calibration, classes))),
-        (
-            "every other payload of evaluate",
-            lambda: evaluate(predictions, settings, calibration=calibration),
-        ),
+        ("every payload of evaluate", lambda: evaluate(predictions, settings)),
     ]
     print(f"{n:,} rows, {k} classes, {settings.calibration_bins} bins; CPU seconds, median")
     for name, work in rows:

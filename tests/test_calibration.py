@@ -15,6 +15,7 @@ from digitwise.cli import run
 from digitwise.cli.main import main
 from digitwise.figures.calibration import reliability_diagram
 from digitwise.metrics.calibration import (
+    bin_of,
     calibration,
     calibration_sums,
     classwise_calibration_error,
@@ -65,6 +66,14 @@ def random_case(seed, n, k, *, edges_of=None):
         proba = votes / edges_of
     y = rng.integers(0, k, n)
     return y, proba
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 120), st.lists(st.floats(0, 1), max_size=20))
+def test_bins_are_the_definitions_on_and_next_to_every_edge(n_bins, values):
+    edges = np.linspace(0, 1, n_bins + 1)
+    near = np.concatenate([edges, np.nextafter(edges, 0), np.nextafter(edges, 1), values])
+    assert bin_of(near, n_bins).tolist() == [brute_bin(p, n_bins) for p in near]
 
 
 @settings(max_examples=40, deadline=None)
@@ -143,7 +152,7 @@ def test_chunks_do_not_change_the_sums(monkeypatch):
 
     y, proba = random_case(5, 777, 7)
     whole = calibration_sums(y, proba, n_bins=12)
-    monkeypatch.setattr(module, "ROWS_PER_CALL", 50)  # 7 rows per chunk
+    monkeypatch.setattr(module, "chunk_values", lambda cells: 50)  # 7 rows per chunk
     chunked = calibration_sums(y, proba, n_bins=12)
     np.testing.assert_array_equal(chunked.class_counts, whole.class_counts)
     assert list(chunked.proba_sums.ravel()) == list(whole.proba_sums.ravel())  # exact sums

@@ -55,6 +55,22 @@ def test_exact_sums_hold_where_float_sums_lose_digits():
     assert exact_mean(total, values.size) == 0.25
 
 
+def test_exact_sums_flushed_to_integers_along_the_way_are_the_same(monkeypatch):
+    from digitwise.metrics import exact
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.random(40), -rng.random(20) * 1e-300, [1e300, 2.0**-1074]])
+    groups = rng.integers(0, 3, values.size)
+    whole = exact.exact_sums(values, groups, n_groups=3)
+    monkeypatch.setattr(exact, "_FLUSH_VALUES", 7)  # int64 counts turned to integers often
+    sums = exact.ExactSums(3)
+    for start in range(0, values.size, 5):
+        sums.add(values[start : start + 5], groups[start : start + 5])
+    assert sums.totals() == whole
+    for g in range(3):
+        assert Fraction(whole[g], 2**SCALE_BITS) == sum(map(Fraction, values[groups == g]))
+
+
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
 def test_exact_sums_refuse_values_that_are_not_finite(bad):
     with pytest.raises(ValueError, match=f"finite values only, not {bad}"):

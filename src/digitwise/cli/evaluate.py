@@ -17,7 +17,8 @@ from digitwise.engines.dask import evaluate as on_dask
 from digitwise.errors import UserError
 from digitwise.figures.background import Drawer
 from digitwise.io import outputs
-from digitwise.metrics.evaluation import argmax_warning, evaluate, preview_of, summary_lines
+from digitwise.metrics import evaluation as evaluated
+from digitwise.metrics.evaluation import argmax_warning, evaluate, summary_lines
 from digitwise.predictions.reading import read_predictions, shard_paths
 
 OUTPUTS = EVALUATE_OUTPUTS  # output name -> path under --out
@@ -48,21 +49,19 @@ def run_evaluate(
     with Drawer(large and engine == "memory") as drawer:  # imports matplotlib meanwhile
         if engine == "dask":  # everything at once, from the shards' merged state
             evaluation = on_dask(shards, predictions_path, classes, settings, scheduler)
-            drawn = evaluation
-        else:  # the matrices first: drawn while the rest is computed
+            first = drawn = evaluation
+        else:  # the confusion counts first, drawn while the rest is computed
             predictions = read_predictions(predictions_path, classes)
-            drawn = preview_of(predictions, settings)
-        kind = f"pairwise{'_label' if drawn.label_only else ''}_accuracy_heatmap"
-        order = drawn.order  # of the classes in every heatmap (evaluate.class_order)
+            first = evaluated.confusion_preview(predictions, settings)
+        order = first.order  # of the classes in every heatmap (evaluate.class_order)
+        confusion = ("confusion_plot", "counts"), ("confusion_normalized_plot", "normalized")
         drawing = {
-            "confusion_plot": drawer.submit(
-                "confusion_counts_heatmap", drawn.counts, classes, order
-            ),
-            "confusion_normalized_plot": drawer.submit(
-                "confusion_normalized_heatmap", drawn.counts, classes, order
-            ),
+            name: drawer.submit(f"confusion_{kind}_heatmap", first.counts, classes, order)
+            for name, kind in confusion
         }
-        # before the pairwise AUC, so that the worker draws while this process computes
+        if engine != "dask":  # the state's scores: drawn while the AUC is computed
+            drawn = evaluated.preview_of(predictions, settings, first)
+        kind = f"pairwise{'_label' if drawn.label_only else ''}_accuracy_heatmap"
         drawing["pairwise_plot"] = drawer.submit(kind, drawn.pairwise, classes, order)
         drawing["calibration_plot"] = drawer.submit(
             "reliability_diagram", drawn.calibration, classes

@@ -146,6 +146,7 @@ def _draw_cells(matrix, ax, annotations, style, cmap, vmin, vmax, colorbar_label
             ha="center",
             va="center",
             fontsize=style.font,
+            in_layout=False,  # inside its cell: the cropped box is the same without it
         )
 
 

@@ -23,13 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from digitwise.metrics.exact import (
-    ROWS_PER_CALL,
-    SCALE_BITS,
-    exact_mean,
-    exact_sums,
-    exact_sums_of_chunks,
-)
+from digitwise.metrics.exact import SCALE_BITS, ExactSums, chunk_values, exact_mean
 
 LABEL_ONLY_NOTE = (
     "no proba_ columns: calibration (ECE, classwise ECE, the reliability diagram) needs "
@@ -73,49 +67,52 @@ def bin_edges(n_bins: int) -> np.ndarray:
 
 
 def bin_of(values: np.ndarray, n_bins: int) -> np.ndarray:
-    """The bin of each probability in ``values`` (any shape), as ``calibration_curve``."""
-    return np.searchsorted(bin_edges(n_bins)[1:-1], values)
+    """The bin of each probability in ``values`` (any shape), as ``calibration_curve``:
+    ``searchsorted`` of the inner edges, found from ``values * n_bins`` and two
+    comparisons with the edges next to it (the product is within a rounding of the
+    bin, so the bin or one of its neighbours)."""
+    edges = bin_edges(n_bins)
+    lower, upper = edges[:-1].copy(), edges[1:].copy()
+    lower[0], upper[-1] = -np.inf, np.inf  # the first bin closed on both sides
+    guess = np.minimum((np.asarray(values) * n_bins).astype(np.intp), n_bins - 1)
+    return guess - (values <= lower[guess]) + (values > upper[guess])
 
 
 def calibration_sums(y_true: np.ndarray, y_proba: np.ndarray, *, n_bins: int) -> CalibrationSums:
     """Per-bin sums of class indices ``y_true`` (n_samples,) and probabilities
     ``y_proba`` (n_samples, K). The probability sums are exact (``metrics.exact``:
     Python integers in its units), so they add up to the same totals however the rows
-    are split and ordered."""
+    are split and ordered. In one pass over chunks of rows, each binned once."""
     y_true = np.asarray(y_true, dtype=np.int64)
     y_proba = np.asarray(y_proba, dtype=np.float64)
     n_samples, n_classes = y_proba.shape
-    top = y_proba.argmax(axis=1)
-    confidence = y_proba[np.arange(n_samples), top]
-    top_bins = bin_of(confidence, n_bins)
-    counts = np.bincount(top_bins, minlength=n_bins)
-    confidence_sums = _exact(exact_sums(confidence, top_bins, n_groups=n_bins))
-    correct = np.bincount(top_bins[top == y_true], minlength=n_bins)
-
     cells = n_classes * n_bins
-    class_counts = np.zeros(cells, dtype=np.int64)
+    counts, correct = np.zeros(n_bins, np.int64), np.zeros(n_bins, np.int64)
+    class_counts, positives = np.zeros(cells, np.int64), np.zeros(cells, np.int64)
+    confidence_sums, proba_sums = ExactSums(n_bins), ExactSums(cells)
     offsets = np.arange(n_classes) * n_bins
-    rows = max(1, ROWS_PER_CALL // max(n_classes, 1))
-
-    def chunks():
-        nonlocal class_counts
-        for start in range(0, n_samples, rows):
-            chunk = y_proba[start : start + rows]
-            index = (bin_of(chunk, n_bins) + offsets).ravel()
-            class_counts += np.bincount(index, minlength=cells)
-            yield chunk.ravel(), index
-
-    proba_sums = _exact(exact_sums_of_chunks(chunks(), n_groups=cells))
-    # a sample is a positive of its true class only, in the bin of its p(true class)
-    own = bin_of(y_proba[np.arange(n_samples), y_true], n_bins)
-    positives = np.bincount(y_true * n_bins + own, minlength=cells)
+    step = max(1, chunk_values(cells) // max(n_classes, 1))  # rows per chunk
+    for start in range(0, n_samples, step):
+        chunk, true = y_proba[start : start + step], y_true[start : start + step]
+        rows = np.arange(len(chunk))
+        index = bin_of(chunk, n_bins)  # (rows, K): the bin of each probability
+        top = chunk.argmax(axis=1)  # the first of the largest, as calibration_curve's
+        top_bins = index[rows, top]
+        counts += np.bincount(top_bins, minlength=n_bins)
+        correct += np.bincount(top_bins[top == true], minlength=n_bins)
+        confidence_sums.add(chunk[rows, top], top_bins)
+        # a sample is a positive of its true class only, in the bin of its p(true class)
+        positives += np.bincount(true * n_bins + index[rows, true], minlength=cells)
+        index = (index + offsets).ravel()
+        class_counts += np.bincount(index, minlength=cells)
+        proba_sums.add(chunk.ravel(), index)
     shape = (n_classes, n_bins)
     return CalibrationSums(
         counts=counts,
-        confidence_sums=confidence_sums,
+        confidence_sums=_exact(confidence_sums.totals()),
         correct=correct,
         class_counts=class_counts.reshape(shape),
-        proba_sums=proba_sums.reshape(shape),
+        proba_sums=_exact(proba_sums.totals()).reshape(shape),
         positives=positives.reshape(shape),
     )
 

@@ -180,6 +180,11 @@ class _ClassRows:
     def rows(self, c: int) -> np.ndarray:
         return self.order[self.bounds[c] : self.bounds[c + 1]]
 
+    def block(self, y_proba: np.ndarray, c: int) -> np.ndarray:
+        """(n_c, K): the rows of class c, in file order (``np.take``: a third of the
+        time of fancy indexing)."""
+        return np.take(y_proba, self.rows(c), axis=0)
+
     def size(self, c: int) -> int:
         return int(self.bounds[c + 1] - self.bounds[c])
 
@@ -203,7 +208,7 @@ def pairwise_wins(y_true: np.ndarray, y_proba: np.ndarray) -> np.ndarray:
     wins = np.zeros((n_classes, n_classes), dtype=np.int64)
     by_class = _ClassRows(y_true, n_classes)
     for a in range(n_classes):
-        rows = y_proba[by_class.rows(a)]  # in file order within the class: reads forwards
+        rows = by_class.block(y_proba, a)  # in file order within the class: reads forwards
         wins[a] = (rows[:, a : a + 1] > rows).sum(axis=0)
     return wins
 
@@ -281,7 +286,10 @@ def pairwise_auc(y_true: np.ndarray, y_proba: np.ndarray) -> np.ndarray:
 
 
 def _twice_u_by_pair(y_proba: np.ndarray, by_class: _ClassRows) -> np.ndarray:
-    """[a, b]: twice Mann-Whitney U of p_a, class a against class b: sorted pairs."""
+    """[a, b]: twice Mann-Whitney U of p_a, class a against class b: sorted pairs, each
+    counted by merging them (``_twice_u_of_sorted``). One column of one class's rows at
+    a time: at 10^7 samples, every class's sorted columns together would be a second
+    copy of y_proba."""
     n_classes = y_proba.shape[1]
     twice_u = np.zeros((n_classes, n_classes))
     for a in range(n_classes):
@@ -292,8 +300,24 @@ def _twice_u_by_pair(y_proba: np.ndarray, by_class: _ClassRows) -> np.ndarray:
         for b in range(n_classes):
             if b != a and by_class.size(b):
                 negatives = np.sort(column[by_class.rows(b)])  # p_a of the class-b samples
-                twice_u[a, b] = _twice_mann_whitney(positives, negatives)
+                twice_u[a, b] = _twice_u_of_sorted(positives, negatives)
     return twice_u
+
+
+def _twice_u_of_sorted(positives: np.ndarray, negatives: np.ndarray) -> int:
+    """``_twice_mann_whitney`` of two sorted arrays, by merging them: a stable sort of
+    the negatives followed by the positives puts the j-th negative after j negatives
+    and after the positives below it, so the positives below all negatives are the
+    sum of its places less 0 + 1 + ... + (n - 1). Ties between the two need the
+    binary searches (``_twice_mann_whitney``): they are looked for in the merge."""
+    merged = np.concatenate([negatives, positives])
+    order = np.argsort(merged, kind="stable")  # two sorted runs: merged in one pass
+    values = merged[order]
+    if (values[1:] == values[:-1]).any():
+        return _twice_mann_whitney(positives, negatives)
+    n_neg = negatives.size
+    below = int(np.flatnonzero(order < n_neg).sum()) - n_neg * (n_neg - 1) // 2
+    return 2 * (positives.size * n_neg - below)
 
 
 def _twice_u_by_column(y_true: np.ndarray, y_proba: np.ndarray, by_class: _ClassRows):

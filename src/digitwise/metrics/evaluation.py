@@ -55,9 +55,32 @@ class Preview:
         return self.scores.calibration
 
 
-def preview_of(predictions: Predictions, settings: params.EvaluateParams) -> Preview:
+@dataclass(frozen=True)
+class ConfusionPreview:
+    """What is drawn first, from the labels alone: the counts, in the heatmaps' order."""
+
+    counts: np.ndarray
+    order: ClassOrder
+
+
+def confusion_preview(
+    predictions: Predictions, settings: params.EvaluateParams
+) -> ConfusionPreview:
+    n_classes = len(predictions.classes)
+    counts = metrics.confusion_matrix(
+        predictions.actual, predictions.predicted, n_classes=n_classes
+    )
+    return ConfusionPreview(counts, class_order(counts, method=settings.class_order))
+
+
+def preview_of(
+    predictions: Predictions,
+    settings: params.EvaluateParams,
+    first: ConfusionPreview | None = None,
+) -> Preview:
     """The scores of the mergeable state (``metrics.state``) of all the rows as one
-    shard, so this path and a sharded one agree to the bit, and the matrices drawn."""
+    shard, so this path and a sharded one agree to the bit, and the matrices drawn;
+    ``first``: its class order, if the caller has it."""
     state = state_of(
         predictions.actual,
         predictions.predicted,
@@ -67,7 +90,7 @@ def preview_of(predictions: Predictions, settings: params.EvaluateParams) -> Pre
         calibration_bins=settings.calibration_bins,
     )
     scores = finish(state)
-    order = class_order(scores.counts, method=settings.class_order)
+    order = first.order if first else class_order(scores.counts, method=settings.class_order)
     label_only = predictions.proba is None
     return Preview(scores, scores.counts, pairwise_matrix(scores), label_only, order)
 
