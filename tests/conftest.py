@@ -13,18 +13,30 @@ ROOT = Path(__file__).resolve().parents[1]
 DELETE = "<delete>"
 
 
-# The files that take longest (tens of seconds each, in subprocesses), started first and in
-# this order, so that the two workers end together instead of one finishing them alone:
-# pytest-xdist (`--dist loadfile --no-loadscope-reorder`) hands out whole files in
-# collection order, the next one to the first worker with two tests or fewer left. The
-# first worker builds `reproduced_project` in test_pipeline while the second runs
-# test_pipeline_idx, which does not need it; the rest follow in their usual order.
+# The files that take longest, started first and longest first, so that the two workers
+# end together on the short files instead of one finishing a long one alone: pytest-xdist
+# (`--dist loadfile --no-loadscope-reorder`) hands out whole files in collection order, the
+# next one to the first worker with two tests or fewer left. First those that run the real
+# pipeline in subprocesses (tens of seconds each): the first worker builds
+# `reproduced_project` in test_pipeline while the second runs test_pipeline_idx, which does
+# not need it; every other one copies it. Then the longest of the rest (seconds to tens).
 SLOWEST_FIRST = (
     "test_pipeline.py",
     "test_pipeline_idx.py",
-    "test_workflows.py",
+    "test_team_sweep.py",
     "test_pipeline_experiments.py",
     "test_kills.py",
+    "test_workflows.py",
+    "test_per_class.py",
+    "test_team_remote.py",
+    "test_metrics.py",
+    "test_heatmaps.py",
+    "test_dask_engine.py",
+    "test_command.py",
+    "test_separability.py",
+    "test_fuzz.py",
+    "test_provenance.py",
+    "test_stages.py",
 )
 
 

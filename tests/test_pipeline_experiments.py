@@ -62,13 +62,15 @@ def saved_experiments(repo: Path) -> set[str]:
 
 
 def wait_for_the_queue(repo: Path, names: set[str], *, seconds: float) -> str:
-    """``dvc queue status`` once nothing is queued or running: asked when every one of
-    ``names`` is saved, and every 5 s besides (a failed run saves nothing)."""
+    """``dvc queue status`` once nothing is queued or running: asked every 2 s once every
+    one of ``names`` is saved, and every 30 s before (a failed run saves nothing; each ask
+    is a second or two of CPU, taken from the experiments)."""
     deadline = time.monotonic() + seconds
     asked = time.monotonic()
     while True:
         now = time.monotonic()
-        if names <= saved_experiments(repo) or now - asked >= 5 or now > deadline:
+        due = 2 if names <= saved_experiments(repo) else 30
+        if now - asked >= due or now > deadline:
             status = dvc(repo, "queue", "status")
             asked = time.monotonic()
             if ("Queued" not in status and "Running" not in status) or now > deadline:

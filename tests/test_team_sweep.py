@@ -9,7 +9,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -33,9 +32,14 @@ SWEEP = {"lr-c0.1": {"train.logistic_regression.C": 0.1}, "seed-7": {"evaluate.b
 WORKFLOW = yaml.safe_load((ROOT / ".github" / "workflows" / "sweep.yml").read_text())
 
 
-def digitwise(repo: Path, *args: str) -> str:
-    command = [sys.executable, "-m", "digitwise.cli.main", *args]
-    return run(repo, *command)
+def digitwise(repo: Path, *args: str, capsys, monkeypatch) -> str:
+    """The command run in ``repo``, in this process: what it printed (it must succeed)."""
+    monkeypatch.chdir(repo)
+    capsys.readouterr()
+    code = run_command(main, list(args))
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    return printed.out + printed.err
 
 
 def job_steps(job: str, repo: Path, **env: str) -> str:
@@ -125,9 +129,19 @@ def _predictions(repo: Path, revision: str) -> pd.DataFrame:
     return pd.read_csv(BytesIO(shown.stdout)).sort_values("sample").reset_index(drop=True)
 
 
-def test_the_collected_table_compares_each_experiment_with_the_baseline(machines, tmp_path):
+def test_the_collected_table_compares_each_experiment_with_the_baseline(
+    machines, tmp_path, capsys, monkeypatch
+):
     _, b, _, _ = machines
-    printed = digitwise(b, "sweep", "collect", "--out", str(tmp_path / "sweep"))
+    printed = digitwise(
+        b,
+        "sweep",
+        "collect",
+        "--out",
+        str(tmp_path / "sweep"),
+        capsys=capsys,
+        monkeypatch=monkeypatch,
+    )
     table = (tmp_path / "sweep" / "experiments.md").read_text()
     assert printed.startswith(table)
     collected = json.loads((tmp_path / "sweep" / "experiments.json").read_text())
@@ -482,13 +496,23 @@ def test_the_lock_check_finds_each_break_in_the_chain(lock, params, committed, p
     assert collect.lock_mismatch(lock, params, committed) == problem
 
 
-def test_the_experiments_of_one_commit_against_another(machines, tmp_path):
+def test_the_experiments_of_one_commit_against_another(machines, tmp_path, capsys, monkeypatch):
     """--against: the experiments of HEAD, compared with lr-c0.1's commit as if it were
     main; lr-c0.1 against itself changes nothing."""
     _, b, _, _ = machines
     against = _ref(b, "lr-c0.1")
     out = tmp_path / "sweep"
-    printed = digitwise(b, "sweep", "collect", "--out", str(out), "--against", against)
+    printed = digitwise(
+        b,
+        "sweep",
+        "collect",
+        "--out",
+        str(out),
+        "--against",
+        against,
+        capsys=capsys,
+        monkeypatch=monkeypatch,
+    )
     head = run(b, "git", "rev-parse", "HEAD").strip()
     assert printed.startswith(
         f"## Experiments of `HEAD` ({head[:12]}) against `{against}` ({against[:12]})\n"
