@@ -1,6 +1,9 @@
 """Heatmaps drawn by a worker process: the same PNG bytes as drawn here, and drawn
 here when the worker is gone."""
 
+import sys
+import threading
+
 import numpy as np
 
 from digitwise.figures.background import Drawer, draw_png
@@ -22,3 +25,18 @@ def test_a_worker_draws_the_same_bytes_and_a_dead_worker_is_replaced_by_this_pro
     with Drawer(parallel=False) as drawer:
         assert drawer._pool is None
         assert drawer.png(drawer.submit("confusion_counts_heatmap", counts, classes)) == expected
+
+
+def test_the_worker_is_forked_only_on_linux_from_a_process_of_one_thread(monkeypatch):
+    from digitwise.figures import background
+
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert not background._may_fork()  # fork with threads may deadlock the child
+    finally:
+        release.set()
+        other.join()
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert not background._may_fork()  # fork without exec is unsafe there

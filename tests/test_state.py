@@ -14,7 +14,7 @@ from test_metrics import problems
 
 from digitwise.metrics import calibration as calibrated
 from digitwise.metrics import classification as metrics
-from digitwise.metrics.exact import SCALE_BITS, exact_mean, exact_sums
+from digitwise.metrics.exact import SCALE_BITS, ExactSums, exact_mean, exact_sums
 from digitwise.metrics.state import (
     MAX_CLASSES,
     STATE_CELLS,
@@ -53,6 +53,24 @@ def test_exact_sums_hold_where_float_sums_lose_digits():
     total = exact_sums(values)[0]
     assert Fraction(total, 2**SCALE_BITS) == 3 + 3 * Fraction(2.0**-1074)
     assert exact_mean(total, values.size) == 0.25
+
+
+def test_zeros_add_nothing_and_leave_the_sums_as_narrow_as_the_other_values():
+    """One-hot probabilities (and -0.0): the per-exponent sums span the nonzero values'
+    exponents only, not the thousand between theirs and a zero's."""
+    rng = np.random.default_rng(0)
+    values = rng.uniform(0.5, 1.0, 1000)
+    values[::3] = 0.0
+    values[1::7] = -0.0
+    groups = rng.integers(0, 5, values.size)
+    sums = ExactSums(5)
+    sums.add(values, groups)
+    assert sums._sums[0].shape == (5, 1)  # [0.5, 1): one exponent
+    for g, total in enumerate(sums.totals()):
+        assert Fraction(total, 2**SCALE_BITS) == sum(map(Fraction, values[groups == g]), 0)
+    zeros = ExactSums(2)
+    zeros.add(np.array([0.0, -0.0]), np.array([0, 1]))
+    assert zeros.totals() == [0, 0]
 
 
 def test_exact_sums_flushed_to_integers_along_the_way_are_the_same(monkeypatch):

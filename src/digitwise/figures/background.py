@@ -10,6 +10,7 @@ Without a second core, or if the worker cannot start or dies, figures are drawn 
 
 import multiprocessing
 import os
+import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -33,6 +34,18 @@ def _import_drawing() -> None:
     from digitwise.io import outputs  # noqa: F401
 
 
+def _may_fork() -> bool:
+    """Linux, and this process has one thread as the kernel counts them (a C library's
+    threads, BLAS's or Arrow's, are not in ``threading``'s count). Elsewhere fork
+    without exec is unsafe (macOS's system libraries may hang in the child)."""
+    if sys.platform != "linux" or threading.active_count() != 1:
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
 class Drawer:
     """``with Drawer(parallel) as drawer: future = drawer.submit(kind, matrix, classes, order)``;
     ``drawer.png(future)`` is the PNG. ``parallel=False`` draws in this process."""
@@ -46,8 +59,7 @@ class Drawer:
                 # has numpy and digitwise already, where a spawned one is a fresh
                 # interpreter importing them and the command's modules again (0.9 s of
                 # CPU at 10^6 rows)
-                alone = threading.active_count() == 1
-                context = multiprocessing.get_context("fork" if alone else "spawn")
+                context = multiprocessing.get_context("fork" if _may_fork() else "spawn")
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
                 self._pool.submit(_import_drawing)
             except (OSError, RuntimeError):

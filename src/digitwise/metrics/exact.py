@@ -97,6 +97,12 @@ class ExactSums:
         if self._counted + chunk.size > _FLUSH_VALUES:
             self._flushed = _add(self._flushed, self._integers())
             self._empty()
+        nonzero = chunk != 0  # -0.0 too: zeros add nothing, and their key (0, or 2048
+        if not nonzero.all():  # for -0.0) would widen the sums by a thousand exponents
+            chunk = chunk[nonzero]
+            group = None if group is None else np.asarray(group).ravel()[nonzero]
+            if chunk.size == 0:
+                return
         self._counted += chunk.size
         bits = chunk.view(np.uint64)
         key = (bits >> _EXPONENT_SHIFT).view(np.int64)  # sign and biased exponent
