@@ -742,3 +742,19 @@ def test_label_only_headline_metrics_match_sklearn_and_leave_out_probabilities(p
         np.testing.assert_allclose(result[name], value, rtol=RTOL, atol=ATOL, equal_nan=True)
     for absent in ("log_loss", "top_2_accuracy", "auc_ovo_m", "predicted_not_argmax", "note"):
         assert absent not in result
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0]), min_size=1, max_size=30),
+    st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0]), min_size=1, max_size=30),
+    st.booleans(),
+)
+def test_the_merged_pair_count_is_the_pair_by_pair_count_with_ties_anywhere(pos, neg, spread):
+    """2 per (positive above negative), 1 per tie, by a double loop: ties within a class
+    take the merge, ties across the two its fallback."""
+    if spread:  # distinct values across the classes, ties within one only
+        neg = [v - 0.1 for v in neg]
+    positives, negatives = np.sort(np.array(pos)), np.sort(np.array(neg))
+    expected = sum(2 * (p > n) + (p == n) for p in pos for n in neg)
+    assert metrics._twice_u_of_sorted(positives, negatives) == expected

@@ -242,23 +242,6 @@ def pairwise_label_accuracy(counts: np.ndarray) -> np.ndarray:
     return accuracy
 
 
-def _twice_mann_whitney(positives: np.ndarray, negatives: np.ndarray) -> int:
-    """2 * #(positive > negative) + #(positive == negative) over all pairs; both sorted.
-
-    One binary search per negative finds the positives below it; a second search,
-    for the ties, runs only when some negative equals some positive (rare for
-    continuous scores, common for a forest's or nearest neighbours' probabilities).
-    """
-    n_pos, n_neg = positives.size, negatives.size
-    below = np.searchsorted(positives, negatives, side="left")
-    twice_u = 2 * (n_pos * n_neg - int(below.sum()))
-    # the smallest positive >= each negative: equal to it iff that negative has ties
-    if (positives[np.minimum(below, n_pos - 1)] == negatives).any():
-        at_most = np.searchsorted(positives, negatives, side="right")
-        twice_u -= int((at_most - below).sum())  # a tie counts one half, not one
-    return twice_u
-
-
 # Above this many classes, one search of all samples per class beats K^2 small sorts.
 _AUC_PAIR_LOOP_CLASSES = 32
 
@@ -305,19 +288,27 @@ def _twice_u_by_pair(y_proba: np.ndarray, by_class: _ClassRows) -> np.ndarray:
 
 
 def _twice_u_of_sorted(positives: np.ndarray, negatives: np.ndarray) -> int:
-    """``_twice_mann_whitney`` of two sorted arrays, by merging them: a stable sort of
+    """2 * #(positive > negative) + #(positive == negative) over all pairs of two
+    sorted arrays (twice Mann-Whitney's U), by merging them: a stable sort of
     the negatives followed by the positives puts the j-th negative after j negatives
     and after the positives below it, so the positives below all negatives are the
-    sum of its places less 0 + 1 + ... + (n - 1). Ties between the two need the
-    binary searches (``_twice_mann_whitney``): they are looked for in the merge."""
+    sum of its places less 0 + 1 + ... + (n - 1). A positive equal to a negative is
+    put after it, so counted 2 where a tie counts 1: the ties between the two, the
+    product of each run of equal values' negatives and positives, are taken off."""
     merged = np.concatenate([negatives, positives])
     order = np.argsort(merged, kind="stable")  # two sorted runs: merged in one pass
     values = merged[order]
-    if (values[1:] == values[:-1]).any():
-        return _twice_mann_whitney(positives, negatives)
     n_neg = negatives.size
-    below = int(np.flatnonzero(order < n_neg).sum()) - n_neg * (n_neg - 1) // 2
-    return 2 * (positives.size * n_neg - below)
+    negative = order < n_neg
+    below = int(np.flatnonzero(negative).sum()) - n_neg * (n_neg - 1) // 2
+    twice_u = 2 * (positives.size * n_neg - below)
+    equal = values[1:] == values[:-1]
+    if equal.any():
+        starts = np.flatnonzero(np.concatenate([[True], ~equal]))
+        run_negatives = np.add.reduceat(negative.astype(np.int64), starts)
+        run_lengths = np.diff(np.append(starts, values.size))
+        twice_u -= int((run_negatives * (run_lengths - run_negatives)).sum())
+    return twice_u
 
 
 def _twice_u_by_column(y_true: np.ndarray, y_proba: np.ndarray, by_class: _ClassRows):
