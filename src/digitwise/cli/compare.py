@@ -28,7 +28,8 @@ from digitwise.comparison.compare import (
 from digitwise.data import datasets
 from digitwise.io import outputs
 from digitwise.metrics import classification as metrics
-from digitwise.metrics.ordering import class_order, order_report
+from digitwise.metrics.evaluation import confusion_preview
+from digitwise.metrics.ordering import order_report
 from digitwise.predictions.reading import read_predictions, shard_paths
 from digitwise.predictions.schema import content_digest
 
@@ -59,21 +60,22 @@ def run_compare(
     )
     baseline = replace(baseline, predictions=base)
 
-    k = len(classes)
-    counts = [metrics.confusion_matrix(p.actual, p.predicted, n_classes=k) for p in (new, base)]
-    order = class_order(counts[0], method=settings.class_order)  # as evaluate orders the new
+    first = confusion_preview(new, settings)  # the counts and order evaluate draws first
+    base_counts = metrics.confusion_matrix(base.actual, base.predicted, n_classes=len(classes))
     report = comparison_report(
         new,
         baseline,
         n_resamples=settings.bootstrap_resamples,
         seed=settings.bootstrap_seed,
         limit=settings.top_confusions,
-    ) | {"predictions_sha256": digests, "class_order": order_report(order, classes)}
+    ) | {"predictions_sha256": digests, "class_order": order_report(first.order, classes)}
     summary = summary_markdown(report, new_name=predictions_path)
     from digitwise.figures import heatmaps  # seaborn costs ~1.3 s: a bad input fails before it
 
     ref = baseline.ref if baseline.commit is None else f"{baseline.ref} ({baseline.commit[:12]})"
-    figure = heatmaps.confusion_delta_heatmap(*counts, classes, ref=ref, order=order)
+    figure = heatmaps.confusion_delta_heatmap(
+        first.counts, base_counts, classes, ref=ref, order=first.order
+    )
     image = outputs.png_bytes(figure)
 
     written = {"comparison": outputs.json_text(report), "delta_plot": image, "summary": summary}

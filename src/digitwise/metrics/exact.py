@@ -56,15 +56,6 @@ def chunk_values(n_groups: int) -> int:
     return int(np.clip(n_groups * 2**10, 2**16, ROWS_PER_CALL))
 
 
-def exact_sums_of_chunks(chunks, *, n_groups: int = 1) -> list[int]:
-    """``exact_sums`` of values that come in ``(values, groups)`` chunks of at most
-    ``ROWS_PER_CALL`` values each (``groups`` None: one group)."""
-    sums = ExactSums(n_groups)
-    for chunk, group in chunks:
-        sums.add(chunk, group)
-    return sums.totals()
-
-
 class ExactSums:
     """``exact_sums`` of values added a chunk at a time: ``add(values, groups)`` as
     often as needed, then ``totals()``.
