@@ -1,35 +1,111 @@
-"""Heatmaps drawn by a worker process: the same PNG bytes as drawn here, and drawn
-here when the worker is gone."""
+"""Figures drawn by a worker process: the same PNG bytes as drawn here; figures the
+worker has not started are drawn here; a dead worker is replaced by this process; and
+the worker never outlives this process."""
 
+import os
+import signal
+import subprocess
 import sys
+import textwrap
 import threading
+import time
 
 import numpy as np
 
+from digitwise.figures import background
 from digitwise.figures.background import Drawer, draw_png
 
+COUNTS = np.array([[50, 2, 0], [3, 40, 1], [0, 0, 45]])
+CLASSES = ("cat", "dog", "emu")
 
-def test_a_worker_draws_the_same_bytes_and_a_dead_worker_is_replaced_by_this_process():
-    counts = np.array([[50, 2, 0], [3, 40, 1], [0, 0, 45]])
-    classes = ("cat", "dog", "emu")
-    expected = draw_png("confusion_counts_heatmap", counts, classes)
+
+def drawn_here(monkeypatch) -> list[str]:
+    """The kinds this process draws from now on (a forked worker keeps the original)."""
+    kinds: list[str] = []
+    original = background.draw_png
+
+    def counted(kind, *args):
+        kinds.append(kind)
+        return original(kind, *args)
+
+    monkeypatch.setattr(background, "draw_png", counted)
+    return kinds
+
+
+def test_a_worker_draws_the_same_bytes_and_a_dead_worker_is_replaced_by_this_process(
+    monkeypatch,
+):
+    expected = draw_png("confusion_counts_heatmap", COUNTS, CLASSES)
     with Drawer(parallel=True) as drawer:
-        assert drawer._pool is not None  # this machine has two cores
-        future = drawer.submit("confusion_counts_heatmap", counts, classes)
-        assert drawer.png(future) == expected
-        for process in drawer._pool._processes.values():  # the worker dies
-            process.kill()
-            process.join()
-        again = drawer.submit("confusion_normalized_heatmap", counts, classes)
-        assert drawer.png(again) == draw_png("confusion_normalized_heatmap", counts, classes)
+        assert drawer._process is not None  # this machine has two cores
+        here = drawn_here(monkeypatch)
+        ticket = drawer.submit("confusion_counts_heatmap", COUNTS, CLASSES)
+        assert drawer.png(ticket) == expected
+        assert here == []  # the worker drew it
+        drawer._process.kill()  # the worker dies
+        drawer._process.join()
+        again = drawer.submit("confusion_normalized_heatmap", COUNTS, CLASSES)
+        assert drawer.png(again) == draw_png("confusion_normalized_heatmap", COUNTS, CLASSES)
     with Drawer(parallel=False) as drawer:
-        assert drawer._pool is None
-        assert drawer.png(drawer.submit("confusion_counts_heatmap", counts, classes)) == expected
+        assert drawer._process is None
+        assert drawer.png(drawer.submit("confusion_counts_heatmap", COUNTS, CLASSES)) == expected
+
+
+def test_figures_the_worker_has_not_started_are_drawn_here_costliest_to_the_worker(
+    monkeypatch,
+):
+    with Drawer(parallel=True) as drawer:
+        here = drawn_here(monkeypatch)
+        many = tuple(map(str, range(30)))  # a slower first figure: the worker's
+        first = drawer.submit("confusion_counts_heatmap", np.ones((30, 30)), many)
+        cheap = drawer.submit("pairwise_accuracy_heatmap", COUNTS / 50, CLASSES)
+        costly = drawer.submit("confusion_normalized_heatmap", COUNTS, CLASSES)
+        background._COST["confusion_normalized_heatmap"] = 3
+        try:
+            assert drawer._drawing == first and drawer._waiting == [cheap, costly]
+            drawer.png(first)
+            assert drawer._drawing == costly  # the costliest waiting goes next
+            assert drawer.png(cheap) == draw_png("pairwise_accuracy_heatmap", COUNTS / 50, CLASSES)
+            assert here == ["pairwise_accuracy_heatmap"]  # not started: drawn here
+            assert drawer.png(costly) == draw_png("confusion_normalized_heatmap", COUNTS, CLASSES)
+            assert here == ["pairwise_accuracy_heatmap"]  # the worker drew the costly one
+        finally:
+            del background._COST["confusion_normalized_heatmap"]
+
+
+def test_the_worker_ends_when_the_process_that_started_it_is_killed(tmp_path):
+    script = textwrap.dedent(
+        """
+        import os, signal, sys
+        import numpy as np
+        from digitwise.figures.background import Drawer
+        drawer = Drawer(parallel=True)
+        drawer.submit("confusion_counts_heatmap", np.ones((30, 30)), tuple(map(str, range(30))))
+        print(drawer._process.pid, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    worker = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(worker), "the drawing worker outlived its parent"
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie nobody has reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_the_worker_is_forked_only_on_linux_from_a_process_of_one_thread(monkeypatch):
-    from digitwise.figures import background
-
     release = threading.Event()
     other = threading.Thread(target=release.wait)
     other.start()
@@ -40,3 +116,28 @@ def test_the_worker_is_forked_only_on_linux_from_a_process_of_one_thread(monkeyp
         other.join()
     monkeypatch.setattr(sys, "platform", "darwin")
     assert not background._may_fork()  # fork without exec is unsafe there
+
+
+def test_openblas_threads_allow_a_fork_and_arrows_do_not(tmp_path):
+    csv = tmp_path / "small.csv"
+    csv.write_text("a,b\n1,2\n")
+    script = textwrap.dedent(
+        f"""
+        import os
+        import numpy
+        from digitwise.figures.background import _may_fork, _openblas_threads
+        tasks = len(os.listdir("/proc/self/task"))
+        print(_may_fork(), _openblas_threads() == tasks - 1)
+        import pyarrow.csv
+        pyarrow.csv.read_csv({str(csv)!r})  # starts Arrow's thread pool
+        print(_may_fork())
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "2"},
+    )
+    assert done.stdout.split() == ["True", "True", "False"], done.stderr

@@ -8,6 +8,9 @@ from hypothesis import strategies as st
 from digitwise.predictions.reading import read_predictions
 from digitwise.predictions.schema import Predictions, PredictionsError, to_csv
 
+# every test under both CSV readers
+pytestmark = pytest.mark.usefixtures("csv_reader")
+
 CLASSES = ("cat", "dog", "emu")
 HEADER = "sample,actual,predicted,proba_cat,proba_dog,proba_emu\n"
 
@@ -169,3 +172,22 @@ def test_a_sample_id_that_is_not_a_plain_integer_is_refused(tmp_path, sample):
         PredictionsError, match=r"line 2: sample must be an integer id within 64 bits"
     ):
         read_predictions(path, CLASSES)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ids=st.lists(
+        st.one_of(st.integers(-3, 3), st.integers(-(2**63), 2**63 - 1)), min_size=0, max_size=40
+    )
+)
+def test_the_first_repeated_id_is_the_first_row_an_earlier_row_shares_its_id_with(ids):
+    from digitwise.predictions.validation import first_repeat
+
+    seen: dict[int, int] = {}
+    expected = None
+    for row, value in enumerate(ids):
+        if value in seen:
+            expected = (row, seen[value])
+            break
+        seen[value] = row
+    assert first_repeat(np.array(ids, dtype=np.int64)) == expected

@@ -46,7 +46,7 @@ def run_evaluate(
     classes = datasets.load_classes(classes_path)
     # a worker process pays off from a few seconds of work: about 10^5 rows, 10 MB
     large = sum(path.stat().st_size for path in shards) > PARALLEL_BYTES
-    with Drawer(large and engine == "memory") as drawer:  # imports matplotlib meanwhile
+    with Drawer(large and engine == "memory") as drawer:  # a worker process draws too
         if engine == "dask":  # everything at once, from the shards' merged state
             evaluation = on_dask(shards, predictions_path, classes, settings, scheduler)
             first = drawn = evaluation
@@ -72,7 +72,7 @@ def run_evaluate(
         if warning:
             print(warning, file=sys.stderr)
         texts = {name: outputs.json_text(payload) for name, payload in evaluation.payloads.items()}
-        images = {name: drawer.png(future) for name, future in drawing.items()}
+        images = {name: drawer.png(ticket) for name, ticket in drawing.items()}
     outputs.write_all({destinations[name]: data for name, data in (texts | images).items()})
     return summary_lines(evaluation)
 

@@ -1,20 +1,25 @@
-"""Drawing heatmaps to PNG in a second process while the first one computes.
+"""Drawing figures to PNG in a second process while the first one computes.
 
-On 10^6 predictions the evaluate command spends about 2 s drawing its three heatmaps
-and 0.5 s importing matplotlib, as long as it spends computing. With a second core,
-a worker process (started at once, so its imports overlap the reading of the
-predictions) draws the figures whose matrices are ready while the metrics that remain
-are computed. The PNG bytes are the same either way: drawing is deterministic.
-Without a second core, or if the worker cannot start or dies, figures are drawn here.
+On 10^6 predictions the evaluate command spends about 2.4 s drawing its four figures,
+longer than it spends computing once the predictions are read. With a second core, a
+worker process draws the figures whose matrices are ready while the metrics that
+remain are computed, and this process draws, when its computing is done, any figure
+the worker has not started: the two finish together. The worker takes one figure at
+a time, the costliest waiting first, so the cheap ones are left to whichever process
+is free. The PNG bytes are the same wherever a figure is drawn: drawing is
+deterministic. Without a second core, or if the worker cannot start or dies, figures
+are drawn here. The worker ends when this process does, even when it is killed: its
+end of the pipe then reads end-of-file.
 """
 
 import multiprocessing
 import os
 import sys
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
+
+# a reliability diagram (twelve small axes) takes about twice a 10-class heatmap's time
+_COST = {"reliability_diagram": 2}
 
 
 def draw_png(kind: str, matrix: Any, classes: tuple[str, ...], order: Any = None) -> bytes:
@@ -29,67 +34,178 @@ def draw_png(kind: str, matrix: Any, classes: tuple[str, ...], order: Any = None
     return png_bytes(getattr(heatmaps, kind)(matrix, classes, order=order))
 
 
-def _import_drawing() -> None:
-    from digitwise.figures import calibration, heatmaps  # noqa: F401  paid in the worker
+def import_drawing() -> None:
+    """Import what drawing needs (matplotlib: about 0.8 s of CPU)."""
+    from digitwise.figures import calibration, heatmaps  # noqa: F401
     from digitwise.io import outputs  # noqa: F401
 
 
 def _may_fork() -> bool:
-    """Linux, and this process has one thread as the kernel counts them (a C library's
-    threads, BLAS's or Arrow's, are not in ``threading``'s count). Elsewhere fork
-    without exec is unsafe (macOS's system libraries may hang in the child)."""
+    """Linux, one Python thread, and no C library's thread but OpenBLAS's. numpy's
+    OpenBLAS starts its threads when numpy is imported and stops them itself before a
+    fork (its ``pthread_atfork`` handler); another library's threads (Arrow's, say) may
+    hold a lock the child would wait on forever, and they are not in ``threading``'s
+    count. Elsewhere, fork without exec is unsafe (macOS's system libraries may hang in
+    the child)."""
     if sys.platform != "linux" or threading.active_count() != 1:
         return False
     try:
-        return len(os.listdir("/proc/self/task")) == 1
+        threads = len(os.listdir("/proc/self/task"))
     except OSError:
         return False
+    return threads <= 1 + _openblas_threads()
+
+
+def _openblas_threads() -> int:
+    """The threads OpenBLAS's own pools keep (each pool: its size less the caller)."""
+    try:
+        from threadpoolctl import threadpool_info  # scikit-learn's dependency
+    except ImportError:
+        return 0
+    return sum(
+        max(pool["num_threads"] - 1, 0)
+        for pool in threadpool_info()
+        if pool.get("internal_api") == "openblas" and pool.get("threading_layer") == "pthreads"
+    )
+
+
+def _serve(connection, parent_end) -> None:
+    """The worker: draw each job received, send back its PNG (or None if drawing failed:
+    the parent draws it again, and raises there); leave at None or end-of-file."""
+    if parent_end is not None:  # forked: the parent's end, so its death reads as EOF here
+        parent_end.close()
+    import_drawing()  # forked: imported already; spawned: while the parent reads
+    while True:
+        try:
+            job = connection.recv()
+        except (EOFError, OSError):
+            job = None
+        if job is None:
+            os._exit(0)  # nothing to flush: the worker writes nothing
+        try:
+            png = draw_png(*job)
+        except Exception:  # drawn again by the parent, which raises then
+            png = None
+        try:
+            connection.send(png)
+        except OSError:
+            os._exit(0)
+
+
+Job = tuple[str, Any, tuple[str, ...], Any]
 
 
 class Drawer:
-    """``with Drawer(parallel) as drawer: future = drawer.submit(kind, matrix, classes, order)``;
-    ``drawer.png(future)`` is the PNG. ``parallel=False`` draws in this process."""
+    """``with Drawer(parallel) as drawer: ticket = drawer.submit(kind, matrix, classes,
+    order)``; ``drawer.png(ticket)`` is the PNG. ``parallel=False`` draws in this process."""
 
     def __init__(self, parallel: bool = True) -> None:
-        self._pool: ProcessPoolExecutor | None = None
+        self._jobs: list[Job] = []
+        self._waiting: list[int] = []  # tickets not sent to the worker
+        self._drawing: int | None = None  # the ticket the worker draws
+        self._pngs: dict[int, bytes] = {}
+        self._changed = threading.Condition()
+        self._connection = None
+        self._process = None
         if parallel and (os.cpu_count() or 1) > 1:
-            try:
-                # forked before any thread is started here (the reading of Parquet
-                # starts threads, and forking a process with threads may deadlock): it
-                # has numpy and digitwise already, where a spawned one is a fresh
-                # interpreter importing them and the command's modules again (0.9 s of
-                # CPU at 10^6 rows)
-                context = multiprocessing.get_context("fork" if _may_fork() else "spawn")
-                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
-                self._pool.submit(_import_drawing)
-            except (OSError, RuntimeError):
-                self._pool = None
-        self._jobs: dict[Future, tuple[str, Any, tuple[str, ...], Any]] = {}
+            # before the fork: imported once for both processes (a thread importing here
+            # while the predictions are read costs as much again, on cores both busy)
+            import_drawing()
+            self._start()
 
-    def submit(self, kind: str, matrix: Any, classes: tuple[str, ...], order: Any = None) -> Future:
-        job = (kind, matrix, tuple(classes), order)
-        future: Future = Future()
-        if self._pool is not None:
-            try:
-                future = self._pool.submit(draw_png, *job)
-            except (BrokenProcessPool, RuntimeError):
-                self._pool = None
-        self._jobs[future] = job
-        return future
-
-    def png(self, future: Future) -> bytes:
-        job = self._jobs[future]
-        if not future.done() and self._pool is None:
-            return draw_png(*job)  # never submitted: draw here
+    def _start(self) -> None:
         try:
-            return future.result()
-        except BrokenProcessPool:  # the worker died (killed, out of memory): draw here
-            return draw_png(*job)
+            # forked before any thread but OpenBLAS's is started here (reading Parquet or
+            # CSV with pyarrow starts threads): the worker has numpy, matplotlib and
+            # digitwise already, where a spawned one imports them all again
+            fork = _may_fork()
+            context = multiprocessing.get_context("fork" if fork else "spawn")
+            mine, theirs = context.Pipe()
+            self._process = context.Process(
+                target=_serve, args=(theirs, mine if fork else None), daemon=True
+            )
+            self._process.start()
+            theirs.close()
+        except (OSError, RuntimeError):
+            self._process = None
+            return
+        self._connection = self._pipe = mine
+        self._receiver = threading.Thread(target=self._receive, daemon=True)
+        self._receiver.start()
+
+    def submit(self, kind: str, matrix: Any, classes: tuple[str, ...], order: Any = None) -> int:
+        with self._changed:
+            ticket = len(self._jobs)
+            self._jobs.append((kind, matrix, tuple(classes), order))
+            self._waiting.append(ticket)
+            self._send_next()
+        return ticket
+
+    def png(self, ticket: int) -> bytes:
+        with self._changed:
+            while ticket == self._drawing:  # the worker draws it: wait
+                self._changed.wait()
+            if ticket in self._pngs:
+                return self._pngs.pop(ticket)
+            if ticket in self._waiting:  # not started: drawn here, now
+                self._waiting.remove(ticket)
+        return draw_png(*self._jobs[ticket])
+
+    def _send_next(self) -> None:
+        """With the lock held: the costliest waiting job to the worker, if it is free."""
+        if self._connection is None or self._drawing is not None or not self._waiting:
+            return
+        ticket = max(self._waiting, key=lambda t: _COST.get(self._jobs[t][0], 1))
+        try:
+            self._connection.send(self._jobs[ticket])
+        except (OSError, ValueError):  # the worker is gone: everything is drawn here
+            self._connection = None
+            return
+        self._waiting.remove(ticket)
+        self._drawing = ticket
+
+    def _receive(self) -> None:
+        """A thread: each PNG the worker sends, and the next job for it."""
+        connection = self._connection
+        while True:
+            try:
+                png = connection.recv()
+            except (EOFError, OSError):  # the worker died (killed, out of memory)
+                png, broken = None, True
+            else:
+                broken = False
+            with self._changed:
+                if self._drawing is not None:
+                    if png is not None:
+                        self._pngs[self._drawing] = png
+                    else:  # not drawn: drawn here, when asked for
+                        self._waiting.append(self._drawing)
+                    self._drawing = None
+                if broken:
+                    self._connection = None
+                else:
+                    self._send_next()
+                self._changed.notify_all()
+            if broken:
+                return
 
     def __enter__(self) -> "Drawer":
         return self
 
     def __exit__(self, kind: object, *exc_info: object) -> None:
-        if self._pool is not None:
-            # after an error, do not wait for the worker's imports to finish
-            self._pool.shutdown(wait=kind is None, cancel_futures=True)
+        if self._process is None:
+            return
+        with self._changed:
+            connection, self._connection = self._connection, None
+        if kind is not None or connection is None:
+            self._process.kill()  # after an error, do not wait for a figure
+        else:
+            try:
+                connection.send(None)  # done: the worker leaves at once
+            except (OSError, ValueError):
+                self._process.kill()
+        self._process.join()
+        # the receiving thread reads end-of-file and returns; the pipe is closed after
+        # it, or its descriptor could be reused by a file opened meanwhile
+        self._receiver.join()
+        self._pipe.close()

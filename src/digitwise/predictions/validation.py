@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from digitwise.errors import printable
+from digitwise.predictions.digest import id_order
 from digitwise.predictions.schema import (
     PROBA_PREFIX,
     PROBA_SUM_TOLERANCE,
@@ -162,7 +163,7 @@ def _class_indices(
 
 def first_repeat(sample: np.ndarray) -> tuple[int, int] | None:
     """(the first row whose id an earlier row has, that earlier row), or None."""
-    order = np.argsort(sample, kind="stable")  # equal ids keep their file order
+    order = id_order(sample)  # equal ids keep their file order
     ordered = sample[order]
     repeats = np.flatnonzero(ordered[1:] == ordered[:-1]) + 1
     if not repeats.size:
