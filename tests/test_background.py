@@ -141,3 +141,76 @@ def test_openblas_threads_allow_a_fork_and_arrows_do_not(tmp_path):
         env={**os.environ, "OPENBLAS_NUM_THREADS": "2"},
     )
     assert done.stdout.split() == ["True", "True", "False"], done.stderr
+
+
+def test_a_dead_worker_is_an_error_caught_even_where_sigpipe_ends_the_process():
+    # the command restores SIGPIPE's default (``digitwise ... | head``): a write to a
+    # worker that died must not end the command silently
+    script = textwrap.dedent(
+        """
+        import signal
+        import numpy as np
+        from digitwise.figures.background import Drawer, draw_png
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        counts = np.ones((40, 40))
+        names = tuple(map(str, range(40)))
+        with Drawer(parallel=True) as drawer:
+            drawer._process.kill()
+            drawer._process.join()
+            try:  # what a send does before the receiving thread has seen the worker die
+                drawer._pipe.send(counts)
+            except OSError:
+                pass
+            tickets = [drawer.submit("confusion_counts_heatmap", counts, names) for _ in range(2)]
+            pngs = [drawer.png(ticket) for ticket in tickets]
+        assert pngs == [draw_png("confusion_counts_heatmap", counts, names)] * 2
+        assert signal.getsignal(signal.SIGPIPE) == signal.SIG_DFL
+        print("drawn here")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert (done.returncode, done.stdout) == (0, "drawn here\n"), done.stderr
+
+
+def test_a_stuck_worker_is_killed_and_its_figure_drawn_here(monkeypatch):
+    monkeypatch.setattr(background, "WORKER_PATIENCE", 1.0)
+    with Drawer(parallel=True) as drawer:
+        os.kill(drawer._process.pid, signal.SIGSTOP)  # stuck, as a deadlocked child would be
+        ticket = drawer.submit("confusion_counts_heatmap", COUNTS, CLASSES)
+        assert drawer.png(ticket) == draw_png("confusion_counts_heatmap", COUNTS, CLASSES)
+        assert not _alive(drawer._process.pid)
+
+
+def test_the_worker_ignores_ctrl_c_which_its_parent_handles():
+    with Drawer(parallel=True) as drawer:
+        drawer.png(drawer.submit("confusion_counts_heatmap", COUNTS, CLASSES))  # started
+        with open(f"/proc/{drawer._process.pid}/status") as status:
+            ignored = next(line for line in status if line.startswith("SigIgn:"))
+        assert int(ignored.split()[1], 16) & (1 << (signal.SIGINT - 1))
+
+
+def test_no_fork_beside_a_foreign_thread_after_an_earlier_fork_stopped_openblas():
+    script = textwrap.dedent(
+        """
+        import faulthandler, os
+        import numpy
+        from digitwise.figures.background import _may_fork
+        child = os.fork()  # OpenBLAS stops its threads for it, and leaves them stopped
+        if child == 0:
+            os._exit(0)
+        os.waitpid(child, 0)
+        print(_may_fork())
+        faulthandler.dump_traceback_later(600)  # a thread of C's, not OpenBLAS's
+        print(_may_fork())
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "2"},
+    )
+    assert done.stdout.split() == ["True", "False"], done.stderr

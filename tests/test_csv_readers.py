@@ -65,14 +65,15 @@ ODD_LABELS = st.sampled_from(["yak", "", "Cat", "cat\x00", "na", "dög", "cat,do
 
 
 def field(draw, plain, odd, hostile):
-    """A field as written: bare or quoted; in a hostile file, sometimes odd, or with
+    """A field as written: bare; in a hostile file, sometimes odd, quoted, or with
     spaces or tabs around it."""
     text = draw(st.one_of(plain, odd) if hostile else plain)
     if "," in text:
         return f'"{text}"'
     around = st.sampled_from(["", " ", "  ", "\t"] if hostile else [""])
     before, after = draw(around), draw(around)
-    return f'{before}"{text}"{after}' if draw(st.booleans()) else f"{before}{text}{after}"
+    quoted = hostile and draw(st.booleans())
+    return f'{before}"{text}"{after}' if quoted else f"{before}{text}{after}"
 
 
 @st.composite
@@ -81,6 +82,9 @@ def csv_files(draw):
     hostile = draw(st.booleans())
     proba = draw(st.booleans())
     header = HEADER if proba else HEADER[:3]
+    extra = hostile and draw(st.booleans())  # a column no rule reads, with quotes in it
+    if extra:
+        header = [*header, "note"]
     header_line = ",".join(draw(st.sampled_from([name, f" {name}"])) for name in header)
     rows = []
     for _ in range(draw(st.integers(1, 4))):
@@ -94,6 +98,8 @@ def csv_files(draw):
             fields += [repr(first), repr(1 - first), draw(st.sampled_from(["0", "0.0", "0e0"]))]
         elif proba:
             fields += [field(draw, PLAIN_NUMBERS, ODD_NUMBERS, hostile) for _ in range(3)]
+        if extra:
+            fields.append(draw(st.sampled_from(["x", ' "a,b"', '"x', 'a"b', '"a\nb"', '""'])))
         shapes = ["row", "short", "long", "blank", "spaces"] if hostile else ["row", "blank"]
         shape = draw(st.sampled_from(shapes))
         if shape == "short":
@@ -126,7 +132,7 @@ def test_both_readers_give_the_same_predictions_or_the_same_error(tmp_path, cont
     [
         "sample,actual,predicted,proba_cat,proba_dog,proba_NA\n"
         "1,cat,NA,0.25,0,0.75\n9007199254740993,dog,dog,1e-300,1,0\n",
-        'sample,actual,predicted\r\n-4,"cat",dog \r\n\r\n5,NA,NA',
+        "sample,actual,predicted\r\n-4,cat,dog \r\n\r\n5,NA,NA",
         "\ufeffsample,actual,predicted,proba_cat,proba_dog,proba_NA\n7,cat,cat,1,0,0\n",
     ],
 )
@@ -146,3 +152,42 @@ def test_a_file_pyarrow_reads_differently_is_read_by_pandas(tmp_path):
     arrow, pandas, taken = read_both(path)
     assert not taken
     assert arrow == pandas == ([1, 10], [0, 1], [0, 1], None)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # pandas reads a quote after a space as quoting; pyarrow as a character
+        b'sample,x,y,actual,predicted,z\n1, "a,b",cat,dog,cat\n',
+        b'sample,x,y,actual,predicted\n1, "a,b",cat,dog\n',
+        b'sample,actual,predicted,x\n1,cat,cat,"x\n',  # a quote left open
+        b"sample,actual,predicted\n1,cat," + b"x" * 2**21 + b"\n",  # a 2 MiB line
+    ],
+)
+def test_files_the_readers_part_ways_on_are_read_by_pandas(tmp_path, content):
+    path = tmp_path / "predictions.csv"
+    path.write_bytes(content)
+    arrow, pandas, taken = read_both(path)
+    assert not taken
+    assert arrow == pandas
+    assert len(str(arrow)) < 500  # a long field is cut in the message
+
+
+def test_a_quoted_line_break_across_pyarrows_blocks_is_read_by_pandas(tmp_path):
+    # pyarrow splits its 4 MiB blocks at line breaks, a quoted one too
+    rows = [f"{i},cat,cat,x" for i in range(300_000)]
+    cut = 0
+    text = "sample,actual,predicted,note\n"
+    size = len(text)
+    for i, row in enumerate(rows):
+        if cut == 0 and size > 2**22 - 200:
+            cut = i
+            fake = "\n".join(f"{10**7 + j},dog,dog,q" for j in range(40))
+            row = f'{i},cat,dog,"a\n{fake}\nb"'
+        text += row + "\n"
+        size += len(row) + 1
+    path = tmp_path / "predictions.csv"
+    path.write_text(text)
+    arrow, pandas, taken = read_both(path)
+    assert not taken
+    assert arrow == pandas and len(arrow[0]) == len(rows)

@@ -191,3 +191,24 @@ def test_the_first_repeated_id_is_the_first_row_an_earlier_row_shares_its_id_wit
             break
         seen[value] = row
     assert first_repeat(np.array(ids, dtype=np.int64)) == expected
+
+
+def test_an_id_beyond_2_to_the_53_is_read_exactly_under_a_header_with_spaces(tmp_path):
+    path = write(tmp_path, "sample ,actual,predicted\n9007199254740993, cat,cat\n")
+    assert read_predictions(path, CLASSES).sample.tolist() == [9007199254740993]
+
+
+def test_the_smallest_id_written_as_a_float_is_refused(tmp_path):
+    # -2^63 written as a float: np.abs of it overflows to a negative number
+    path = write(tmp_path, "sample,actual,predicted\n-9.223372036854775808e18,cat,cat\n")
+    with pytest.raises(PredictionsError, match=r"line 2: sample must be an integer id"):
+        read_predictions(path, CLASSES)
+
+
+def test_a_long_field_is_cut_in_the_message(tmp_path):
+    path = write(tmp_path, "sample,actual,predicted\n1,cat," + "x" * 2**21 + "\n")
+    with pytest.raises(PredictionsError) as caught:
+        read_predictions(path, CLASSES)
+    message = str(caught.value)
+    assert "line 2: predicted 'xxx" in message and "... (2,097,152 characters)'" in message
+    assert len(message) < 400

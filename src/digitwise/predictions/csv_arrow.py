@@ -4,15 +4,19 @@ pyarrow (the ``parquet`` extra) parses a CSV file on every core and needs no pan
 at 10^6 rows of 10 classes, 1.5 s of the command's 3 s of reading. Without it,
 ``csv_format`` reads with pandas' C parser, as it does for any file this reader
 would read differently. So this reader takes only what it reads exactly as pandas
-does, and gives up (None) on anything else: a field pandas would strip of spaces
-before parsing it as a number, a number written as pandas alone reads it (``+1``,
-``1e3`` as an id), a blank line of spaces, a quoted line break, a header that is not
-the file's first line, bytes that are not UTF-8, or any row that does not parse.
-Whichever reader reads a file, it gives the same columns (a test reads hostile files
-both ways), so the outputs do not depend on whether pyarrow is installed; errors are
-always found again by ``csv_format``'s row-by-row search, with their line.
+does, and gives up (None) on anything else: any quote character (pyarrow and pandas
+part ways on a quote after a space, a quote left open, a quoted line break across
+pyarrow's blocks), a field pandas would strip of spaces before parsing it as a class
+name, an id written as pandas alone reads it (``1e3``, ``0x10`` pyarrow reads as 16),
+a blank line of spaces, a header that is not the file's first line, a line over
+1 MiB, bytes that are not UTF-8, or any row that does not parse. Whichever reader
+reads a file, it gives the same columns (a test reads hostile files both ways), so the
+outputs do not depend on whether pyarrow is installed; errors are always found again
+by ``csv_format``'s row-by-row search, with their line.
 """
 
+import mmap
+import os
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +28,7 @@ _BLOCK_VALUES = 2**16  # probabilities copied at a time: a block of rows in cach
 # bytes parsed at a time, at least: blocks to keep every core busy at 10^6 rows, and
 # at least 1,024 rows each, so copying them into rows costs little at 1,000 classes
 _BLOCK_BYTES = 2**22
+_MAX_LINE_BYTES = 2**20  # longer lines (1,000 classes take 20 kB) go to pandas' reader
 
 
 def read_columns(path: Path, header: list[str], proba_names: list[str]) -> Columns | None:
@@ -35,7 +40,7 @@ def read_columns(path: Path, header: list[str], proba_names: list[str]) -> Colum
     except ImportError:
         return None
     line_bytes = _line_bytes(path)
-    if line_bytes is None:
+    if line_bytes is None or line_bytes > _MAX_LINE_BYTES or _has_quote(path):
         return None
     label = pa.dictionary(pa.int32(), pa.string())  # names once, a small integer a row
     # ids as text, checked before they become integers: pyarrow reads "0x10" as 16
@@ -56,7 +61,7 @@ def read_columns(path: Path, header: list[str], proba_names: list[str]) -> Colum
                 quoted_strings_can_be_null=False,
             ),
         )
-    except (pa.ArrowException, OSError):
+    except (pa.ArrowException, OSError, ValueError, OverflowError):
         return None  # pandas reads it, or finds what is wrong and where
     sample = _ids(pa, table.column("sample"))
     if sample is None:
@@ -72,11 +77,19 @@ def read_columns(path: Path, header: list[str], proba_names: list[str]) -> Colum
 
 def _line_bytes(path: Path) -> int | None:
     """The length of the line after the header; None unless the header is the file's
-    first line and holds no quote: ``skip_rows=1`` skips it then (pandas skips blank
-    lines before it, and a quoted name may span lines)."""
+    first line: ``skip_rows=1`` skips it then (pandas skips blank lines before it)."""
     with path.open("rb") as file:
-        first, second = file.readline(), file.readline()
-    return len(second) if first.strip() and b'"' not in first else None
+        first, second = file.readline(_MAX_LINE_BYTES + 1), file.readline(_MAX_LINE_BYTES + 1)
+    return len(second) if first.strip() and len(first) <= _MAX_LINE_BYTES else None
+
+
+def _has_quote(path: Path) -> bool:
+    """Whether the file holds a double quote anywhere (a scan at memory speed)."""
+    with path.open("rb") as file:
+        if os.fstat(file.fileno()).st_size == 0:
+            return False
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as content:
+            return content.find(b'"') >= 0
 
 
 def _ids(pa, texts) -> np.ndarray | None:

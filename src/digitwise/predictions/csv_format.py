@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitwise.errors import printable
+from digitwise.errors import QUOTED, printable
 from digitwise.predictions import csv_arrow, validation
 from digitwise.predictions.schema import PROBA_PREFIX, REQUIRED, Predictions, PredictionsError
 from digitwise.predictions.validation import FIELD_SPACE, Columns, Labels, check_columns
@@ -32,6 +32,7 @@ ENCODING = "utf-8-sig"  # spreadsheet programs start CSV files with a byte-order
 _OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _EXACT = 2**53  # integers a float holds exactly
+_FIELD_LIMIT = 2**31 - 1  # bytes in a field, as many as the csv module counts
 _MAGIC = {b"\x1f\x8b": "gzip-compressed; decompress it", b"\xff\xfe": "UTF-16; save it as UTF-8"}
 
 
@@ -61,8 +62,9 @@ def read_columns(path: Path, classes: tuple[str, ...]) -> tuple[Columns, "LineFi
     frame = _parse(path, header, proba_names, finder)
     import pandas as pd
 
-    if len(frame) and np.abs(frame["sample"].to_numpy()).max() >= _EXACT:
-        frame["sample"] = _large_ids(path, frame, finder)
+    ids = frame["sample"].to_numpy()
+    if len(ids) and (ids.max() >= _EXACT or ids.min() <= -_EXACT):  # np.abs(-2^63) < 0
+        frame["sample"] = _large_ids(path, header, finder)
 
     def labels(name: str) -> Labels:
         codes, names = pd.factorize(frame[name])
@@ -147,12 +149,14 @@ def _parse(path: Path, header: list[str], proba_names: list[str], finder: "LineF
         raise finder.first_bad(error) from None
 
 
-def _large_ids(path: Path, frame, finder: "LineFinder") -> np.ndarray:
+def _large_ids(path: Path, header: list[str], finder: "LineFinder") -> np.ndarray:
     """Ids beyond 2^53, read again as text: pandas may have read them through a float."""
     import pandas as pd
 
     text = pd.read_csv(
         path,
+        header=0,
+        names=header,  # the header as read (" sample " is the column sample)
         usecols=["sample"],
         dtype=str,
         na_filter=False,
@@ -178,17 +182,22 @@ class LineFinder:
 
     def _rows(self) -> Iterator[tuple[int, list[str]]]:
         """(first line, fields) of every data row, after the header."""
-        with self.path.open(newline="", encoding=ENCODING, errors="replace") as file:
-            reader = csv.reader(file, skipinitialspace=True)
-            seen_header = False
-            end = 0  # the line the previous record ended on
-            for row in reader:
-                start, end = end + 1, reader.line_num  # a quoted field may span lines
-                if _blank(row):
-                    continue
-                if seen_header:
-                    yield start, [field.strip(FIELD_SPACE) for field in row]
-                seen_header = True
+        # pandas reads fields of any length; the csv module refuses those over 128 kB
+        limit = csv.field_size_limit(_FIELD_LIMIT)
+        try:
+            with self.path.open(newline="", encoding=ENCODING, errors="replace") as file:
+                reader = csv.reader(file, skipinitialspace=True)
+                seen_header = False
+                end = 0  # the line the previous record ended on
+                for row in reader:
+                    start, end = end + 1, reader.line_num  # a quoted field may span lines
+                    if _blank(row):
+                        continue
+                    if seen_header:
+                        yield start, [field.strip(FIELD_SPACE) for field in row]
+                    seen_header = True
+        finally:
+            csv.field_size_limit(limit)
 
     def __call__(self, row: int) -> str:
         for index, (line, _) in enumerate(self._rows()):
@@ -224,7 +233,7 @@ class LineFinder:
             return f"expected {len(self.header)} fields like the header; got {len(fields)}"
         sample = _integer(fields[positions["sample"]])
         if sample is None:
-            shown = printable(fields[positions["sample"]])
+            shown = printable(fields[positions["sample"]], at_most=QUOTED)
             return f"sample must be an integer id within 64 bits; got '{shown}'"
         if sample in first_line:
             return validation.repeated_id(sample, f"{self.path}, line {first_line[sample]}")
@@ -236,7 +245,7 @@ class LineFinder:
         for name in self.proba_names:
             text = fields[positions[name]].strip()  # pandas reads " 1\n" as 1 too
             if not _NUMBER.fullmatch(text) and text.lower().lstrip("+-") not in _SPECIAL:
-                return f"{printable(name)} is not a number: '{printable(text)}'"
+                return f"{printable(name)} is not a number: '{printable(text, at_most=QUOTED)}'"
             value = float(text)
             if not validation.is_probability(value):
                 return validation.not_a_probability(name, value)

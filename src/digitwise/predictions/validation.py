@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitwise.errors import printable
+from digitwise.errors import QUOTED, printable
 from digitwise.predictions.digest import id_order
 from digitwise.predictions.schema import (
     PROBA_PREFIX,
@@ -54,7 +54,7 @@ FIELD_SPACE = " \t"  # what surrounds a field and is not part of it
 # The messages, shared with the CSV reader's line-by-line search (csv_format.LineFinder).
 def unknown_label(column: str, value: str, classes: Sequence[str]) -> str:
     known = ", ".join(map(printable, classes))
-    return f"{column} '{printable(value)}' is not in the class list ({known})"
+    return f"{column} '{printable(value, at_most=QUOTED)}' is not in the class list ({known})"
 
 
 def repeated_id(value: int, first: str) -> str:
@@ -97,7 +97,8 @@ def check_columns(source: str, header: Sequence[str], classes: Sequence[str]) ->
     seen: set[str] = set()
     for name in header:
         if name in seen:
-            raise PredictionsError(f"{source}: column '{printable(name)}' appears more than once")
+            shown = printable(name, at_most=QUOTED)
+            raise PredictionsError(f"{source}: column '{shown}' appears more than once")
         seen.add(name)
     wanted = {PROBA_PREFIX + name for name in classes}
     present = [name for name in header if name.startswith(PROBA_PREFIX)]
@@ -110,7 +111,8 @@ def check_columns(source: str, header: Sequence[str], classes: Sequence[str]) ->
     unknown = [name for name in present if name not in wanted]
     if unknown:
         raise PredictionsError(
-            f"{source}: column '{printable(unknown[0])}' is for a class not in the class list "
+            f"{source}: column '{printable(unknown[0], at_most=QUOTED)}' is for a class not in "
+            "the class list "
             f"({', '.join(map(printable, classes))})"
         )
     return bool(present)
