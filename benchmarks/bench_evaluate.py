@@ -4,9 +4,7 @@ Digitwise is the installed console script, ``digitwise evaluate PREDICTIONS --cl
 CLASSES.json --out DIR``: it reads and validates the predictions, computes the
 headline metrics, 1,000 bootstrap resamples of the 95% intervals, the confusion
 matrices, top confusions, pairwise accuracy and AUC, calibration, draws three heatmaps
-and the reliability diagram and writes seven JSON files and four PNGs. CSV is read by
-pyarrow's reader where pyarrow is installed (here); ``--csv-reader pandas`` runs the
-command as without pyarrow, on pandas' parser.
+and the reliability diagram and writes seven JSON files and four PNGs.
 
 The plain script (``PLAIN_SCRIPT`` below, run as ``python -c``) is what one would
 write by hand: ``pandas.read_csv`` (``pd.read_parquet`` for Parquet), the class
@@ -292,10 +290,6 @@ def environment() -> dict[str, str]:
 
 ENV = environment()
 DIGITWISE = str(Path(sys.executable).parent / "digitwise")
-WITHOUT_PYARROW_CSV = (  # the command, where ``import pyarrow.csv`` fails
-    "import sys; sys.modules['pyarrow.csv'] = None; sys.argv[0] = 'digitwise'; "
-    "from digitwise.cli.main import entry_point; sys.exit(entry_point())"
-)
 TIME = "/usr/bin/time"  # GNU time: the child's own peak RSS (see run_child)
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
@@ -454,10 +448,7 @@ def measure(case: Case, paths: dict[str, Path], work: Path, args: argparse.Names
     predictions, classes = paths[case.fmt], paths["classes"]
     case.file_bytes = predictions.stat().st_size
     warm(predictions)
-    # --csv-reader pandas: as installed without pyarrow, whose CSV reader goes first
     digitwise = [DIGITWISE]
-    if case.fmt == "csv" and args.csv_reader == "pandas":
-        digitwise = [sys.executable, "-c", WITHOUT_PYARROW_CSV]
     commands = {
         "digitwise": lambda out: [
             *digitwise,
@@ -714,12 +705,6 @@ def main() -> None:
     )
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench"), help="cache and outputs")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--csv-reader",
-        choices=("pyarrow", "pandas"),
-        default="pyarrow",
-        help="digitwise's CSV reader: pyarrow's (installed here) or pandas', as without pyarrow",
-    )
     args = parser.parse_args()
     if args.sizes is None:
         args.sizes = [] if args.large or args.many_classes else parse_sizes(DEFAULT_SIZES)

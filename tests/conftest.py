@@ -4,7 +4,6 @@ after one real ``dvc repro``."""
 import copy
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -47,15 +46,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
 
     items.sort(key=rank)  # stable: each file's tests keep their order
-
-
-@pytest.fixture(params=["pyarrow", "pandas"])
-def csv_reader(request, monkeypatch) -> str:
-    """Each CSV read by pyarrow's reader (where installed, the default) and by pandas'
-    (as without pyarrow): both readers must pass every test of the CSV format."""
-    if request.param == "pandas":
-        monkeypatch.setitem(sys.modules, "pyarrow.csv", None)  # its import fails
-    return request.param
 
 
 @pytest.fixture

@@ -18,9 +18,6 @@ from digitwise.errors import printable
 from digitwise.predictions.reading import read_predictions
 from digitwise.predictions.schema import Predictions, PredictionsError, to_csv
 
-# every test under both CSV readers
-pytestmark = pytest.mark.usefixtures("csv_reader")
-
 CLASSES = ("cat", "dog", "emu")
 
 

@@ -8,9 +8,6 @@ from hypothesis import strategies as st
 from digitwise.predictions.reading import read_predictions
 from digitwise.predictions.schema import Predictions, PredictionsError, to_csv
 
-# every test under both CSV readers
-pytestmark = pytest.mark.usefixtures("csv_reader")
-
 CLASSES = ("cat", "dog", "emu")
 HEADER = "sample,actual,predicted,proba_cat,proba_dog,proba_emu\n"
 
