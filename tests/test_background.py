@@ -11,6 +11,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from digitwise.figures import background
 from digitwise.figures.background import Drawer, draw_png
@@ -58,6 +59,9 @@ def test_figures_the_worker_has_not_started_are_drawn_here_costliest_to_the_work
         here = drawn_here(monkeypatch)
         many = tuple(map(str, range(30)))  # a slower first figure: the worker's
         first = drawer.submit("confusion_counts_heatmap", np.ones((30, 30)), many)
+        deadline = time.monotonic() + 30
+        while drawer._drawing != first and time.monotonic() < deadline:
+            time.sleep(0.01)  # the dispatching thread sends it
         cheap = drawer.submit("pairwise_accuracy_heatmap", COUNTS / 50, CLASSES)
         costly = drawer.submit("confusion_normalized_heatmap", COUNTS, CLASSES)
         background._COST["confusion_normalized_heatmap"] = 3
@@ -174,12 +178,15 @@ def test_a_dead_worker_is_an_error_caught_even_where_sigpipe_ends_the_process():
     assert (done.returncode, done.stdout) == (0, "drawn here\n"), done.stderr
 
 
-def test_a_stuck_worker_is_killed_and_its_figure_drawn_here(monkeypatch):
+@pytest.mark.parametrize("n_classes", [3, 300])  # 300: more than a pipe's buffer to send
+def test_a_stuck_worker_is_killed_and_its_figure_drawn_here(monkeypatch, n_classes):
     monkeypatch.setattr(background, "WORKER_PATIENCE", 1.0)
+    counts = np.arange(n_classes**2).reshape(n_classes, n_classes)
+    names = tuple(map(str, range(n_classes)))
     with Drawer(parallel=True) as drawer:
         os.kill(drawer._process.pid, signal.SIGSTOP)  # stuck, as a deadlocked child would be
-        ticket = drawer.submit("confusion_counts_heatmap", COUNTS, CLASSES)
-        assert drawer.png(ticket) == draw_png("confusion_counts_heatmap", COUNTS, CLASSES)
+        ticket = drawer.submit("confusion_counts_heatmap", counts, names)  # does not wait
+        assert drawer.png(ticket) == draw_png("confusion_counts_heatmap", counts, names)
         assert not _alive(drawer._process.pid)
 
 
@@ -214,3 +221,29 @@ def test_no_fork_beside_a_foreign_thread_after_an_earlier_fork_stopped_openblas(
         env={**os.environ, "OPENBLAS_NUM_THREADS": "2"},
     )
     assert done.stdout.split() == ["True", "False"], done.stderr
+
+
+def test_a_drawer_made_off_the_main_thread_draws_here_unless_sigpipe_is_ignored():
+    made = []
+    thread = threading.Thread(target=lambda: made.append(Drawer(parallel=True)))
+    previous = signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        thread.start()
+        thread.join()
+    finally:
+        signal.signal(signal.SIGPIPE, previous)
+    with made[0] as drawer:
+        assert drawer._process is None
+        ticket = drawer.submit("confusion_counts_heatmap", COUNTS, CLASSES)
+        assert drawer.png(ticket) == draw_png("confusion_counts_heatmap", COUNTS, CLASSES)
+
+
+def test_a_figure_the_worker_fails_to_draw_is_drawn_here_and_raises_here(monkeypatch):
+    with Drawer(parallel=True) as drawer:
+        here = drawn_here(monkeypatch)
+        bad = drawer.submit("confusion_counts_heatmap", "not a matrix", CLASSES)
+        with pytest.raises(Exception):  # noqa: B017  whatever matplotlib raises
+            drawer.png(bad)
+        assert here == ["confusion_counts_heatmap"]  # once there, then once here
+        good = drawer.submit("confusion_counts_heatmap", COUNTS, CLASSES)
+        assert drawer.png(good) == draw_png("confusion_counts_heatmap", COUNTS, CLASSES)

@@ -209,3 +209,33 @@ def test_a_long_field_is_cut_in_the_message(tmp_path):
     message = str(caught.value)
     assert "line 2: predicted 'xxx" in message and "... (2,097,152 characters)'" in message
     assert len(message) < 400
+
+
+@pytest.mark.parametrize(
+    ("ids", "expected"),
+    [
+        (["9007199254740993", "1e3"], [9007199254740993, 1000]),  # a plain id beyond 2^53
+        (["0" * 5000 + "9007199254740993"], [9007199254740993]),  # beyond int()'s 4,300
+        (["-9223372036854775808", "-0009223372036854775807"], [-(2**63), 1 - 2**63]),
+    ],
+)
+def test_ids_beyond_2_to_the_53_are_exact_beside_ids_pandas_reads_as_numbers(
+    tmp_path, ids, expected
+):
+    rows = "".join(f"{i},cat,cat\n" for i in ids)
+    path = write(tmp_path, "sample,actual,predicted\n" + rows)
+    assert read_predictions(path, CLASSES).sample.tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("sample,actual,predicted\n" + "1" * 5000 + ",cat,cat\n", r"line 2: sample must be"),
+        (HEADER + "1,cat,dog,+-inf,0.5,0.5\n", r"line 2: proba_cat is not a number: '\+-inf'"),
+        (HEADER + "1,cat,dog,--nan,0.5,0.5\n", r"line 2: proba_cat is not a number"),
+    ],
+)
+def test_ids_too_long_and_doubly_signed_numbers_are_one_line(tmp_path, text, message):
+    with pytest.raises(PredictionsError, match=message) as caught:
+        read_predictions(write(tmp_path, text), CLASSES)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 400

@@ -46,8 +46,8 @@ def import_drawing() -> None:
 
 
 def _may_fork() -> bool:
-    """Linux, one Python thread, and no C library's thread but OpenBLAS's. numpy's
-    OpenBLAS keeps a pool of threads and stops it itself before a fork (its
+    """Linux, one Python thread, and no C library's thread but the OpenBLAS numpy loads.
+    That OpenBLAS keeps a pool of threads and stops it itself before a fork (its
     ``pthread_atfork`` handler); another library's threads (Arrow's, say) may hold a lock
     the child would wait on forever, and they are not in ``threading``'s count.
     Elsewhere, fork without exec is unsafe (macOS's system libraries may hang in the
@@ -59,27 +59,27 @@ def _may_fork() -> bool:
         threads = len(os.listdir("/proc/self/task"))
     except OSError:
         return False
-    return threads <= 1 + pool
+    return pool is not None and threads <= 1 + pool
 
 
-def _openblas_threads() -> int:
-    """The threads OpenBLAS's own pools keep (each pool: its size less the caller),
-    running: a product big enough to be shared out restarts a pool a fork stopped."""
+def _openblas_threads() -> int | None:
+    """The threads numpy's OpenBLAS pool keeps (its size less the caller), running: a
+    product big enough to be shared out restarts a pool a fork stopped. None when
+    another OpenBLAS is loaded too (SciPy's), whose stopped pool would go uncounted."""
     try:
         from threadpoolctl import threadpool_info  # scikit-learn's dependency
     except ImportError:
         return 0
-    pools = [
-        pool
-        for pool in threadpool_info()
-        if pool.get("internal_api") == "openblas" and pool.get("threading_layer") == "pthreads"
-    ]
-    if pools:
-        import numpy as np
+    pools = [pool for pool in threadpool_info() if pool.get("internal_api") == "openblas"]
+    if not pools:
+        return 0
+    if len(pools) > 1 or pools[0].get("threading_layer") != "pthreads":
+        return None
+    import numpy as np
 
-        square = np.ones((_SHARED_PRODUCT, _SHARED_PRODUCT))
-        square @ square  # about a millisecond
-    return sum(max(pool["num_threads"] - 1, 0) for pool in pools)
+    square = np.ones((_SHARED_PRODUCT, _SHARED_PRODUCT))
+    square @ square  # about a millisecond
+    return max(pools[0]["num_threads"] - 1, 0)
 
 
 def _serve(connection, parent_end) -> None:
@@ -92,8 +92,8 @@ def _serve(connection, parent_end) -> None:
     while True:
         try:
             job = connection.recv()
-        except (EOFError, OSError):
-            job = None
+        except Exception:  # end-of-file (the parent is gone) or a broken message
+            os._exit(0)
         if job is None:
             os._exit(0)  # nothing to flush: the worker writes nothing
         try:
@@ -102,7 +102,7 @@ def _serve(connection, parent_end) -> None:
             png = None
         try:
             connection.send(png)
-        except OSError:
+        except Exception:
             os._exit(0)
 
 
@@ -113,17 +113,22 @@ class Drawer:
     """``with Drawer(parallel) as drawer: ticket = drawer.submit(kind, matrix, classes,
     order)``; ``drawer.png(ticket)`` is the PNG. ``parallel=False`` draws in this process.
 
-    While a worker runs, SIGPIPE is ignored (when made in the main thread), so writing
-    to a worker that died is an error caught here, not the end of this process; the
-    command's own handling of SIGPIPE (``| head``) is back when the ``with`` ends."""
+    One thread here (the dispatcher) sends the worker its jobs, one at a time, and
+    receives their PNGs: nothing else touches the pipe, and the caller never waits on
+    it. While a worker runs, SIGPIPE is ignored, so writing to a worker that died is an
+    error caught here, not the end of this process; the command's own handling of
+    SIGPIPE (``| head``) is back when the ``with`` ends. A Drawer made off the main
+    thread, which cannot ignore SIGPIPE, starts a worker only if SIGPIPE is ignored."""
 
     def __init__(self, parallel: bool = True) -> None:
         self._jobs: list[Job] = []
         self._waiting: list[int] = []  # tickets not sent to the worker
+        self._here: list[int] = []  # tickets the worker failed to draw
         self._drawing: int | None = None  # the ticket the worker draws
         self._pngs: dict[int, bytes] = {}
         self._changed = threading.Condition()
-        self._connection = None
+        self._closing = False
+        self._dispatching = False  # the dispatcher runs: a worker takes jobs
         self._process = None
         self._sigpipe = None
         if parallel and (os.cpu_count() or 1) > 1:
@@ -135,6 +140,8 @@ class Drawer:
     def _start(self) -> None:
         if threading.current_thread() is threading.main_thread():
             self._sigpipe = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        elif signal.getsignal(signal.SIGPIPE) != signal.SIG_IGN:
+            return  # a dead worker's SIGPIPE would end this process: draw here
         try:
             # forked before any thread but OpenBLAS's is started here (reading Parquet or
             # CSV with pyarrow starts threads): the worker has numpy, matplotlib and
@@ -147,89 +154,80 @@ class Drawer:
             )
             self._process.start()
             theirs.close()
-        except (OSError, RuntimeError):
+        except BaseException as error:
             self._process = None
             self._restore_sigpipe()
-            return
-        self._connection = self._pipe = mine
-        self._receiver = threading.Thread(target=self._receive, daemon=True)
-        self._receiver.start()
+            if isinstance(error, (OSError, RuntimeError)):
+                return  # no worker: drawn here
+            raise
+        self._pipe = mine
+        self._dispatching = True
+        self._dispatcher = threading.Thread(target=self._dispatch, daemon=True)
+        self._dispatcher.start()
 
     def submit(self, kind: str, matrix: Any, classes: tuple[str, ...], order: Any = None) -> int:
         with self._changed:
             ticket = len(self._jobs)
             self._jobs.append((kind, matrix, tuple(classes), order))
             self._waiting.append(ticket)
-            job = self._take_next()
-        self._send(job)
+            self._changed.notify_all()
         return ticket
 
     def png(self, ticket: int) -> bytes:
         deadline = time.monotonic() + WORKER_PATIENCE
         with self._changed:
-            while ticket == self._drawing:  # the worker draws it: wait
-                left = None if deadline is None else max(deadline - time.monotonic(), 0)
-                if not self._changed.wait(timeout=left):
-                    self._process.kill()  # stuck: its end of the pipe closes, and the
-                    deadline = None  # receiving thread puts the job back to draw here
-            if ticket in self._pngs:
+            while ticket not in self._pngs:
+                idle = self._dispatching and self._drawing is None
+                if ticket == self._drawing or (idle and ticket in self._waiting):
+                    # the worker draws it, or takes it now: wait
+                    left = None if deadline is None else max(deadline - time.monotonic(), 0)
+                    if not self._changed.wait(timeout=left):
+                        self._process.kill()  # stuck: the dispatcher reads end-of-file
+                        deadline = None  # and puts the job back, to be drawn here
+                    continue
+                for tickets in (self._waiting, self._here):  # not the worker's: drawn here
+                    if ticket in tickets:
+                        tickets.remove(ticket)
+                break
+            else:
                 return self._pngs.pop(ticket)
-            if ticket in self._waiting:  # not started: drawn here, now
-                self._waiting.remove(ticket)
         return draw_png(*self._jobs[ticket])
 
-    def _take_next(self) -> tuple[int, Job] | None:
-        """With the lock held: the costliest waiting job, marked as the worker's, if the
-        worker is free; it is sent without the lock (a big matrix may take a while)."""
-        if self._connection is None or self._drawing is not None or not self._waiting:
-            return None
-        ticket = max(self._waiting, key=lambda t: _COST.get(self._jobs[t][0], 1))
-        self._waiting.remove(ticket)
-        self._drawing = ticket
-        return ticket, self._jobs[ticket]
-
-    def _send(self, job: tuple[int, Job] | None) -> None:
-        if job is None:
-            return
-        connection = self._connection
-        try:
-            if connection is None:
-                raise OSError("no worker")
-            connection.send(job[1])
-        except (OSError, ValueError):  # the worker is gone: it is drawn here
-            with self._changed:
-                if self._drawing == job[0]:
-                    self._waiting.append(job[0])
-                    self._drawing = None
-                self._connection = None
-                self._changed.notify_all()
-
-    def _receive(self) -> None:
-        """A thread: each PNG the worker sends, and the next job for it."""
-        connection = self._connection
+    def _dispatch(self) -> None:
+        """The thread: the costliest waiting job to the worker, its PNG back; again."""
         while True:
-            try:
-                png = connection.recv()
-            except (EOFError, OSError):  # the worker died (killed, out of memory)
-                png, broken = None, True
-            else:
-                broken = False
-            job = None
             with self._changed:
-                if self._drawing is not None:
-                    if png is not None:
-                        self._pngs[self._drawing] = png
-                    else:  # not drawn: drawn here, when asked for
-                        self._waiting.append(self._drawing)
-                    self._drawing = None
-                if broken:
-                    self._connection = None
-                else:
-                    job = self._take_next()
+                while not self._closing and not self._waiting:
+                    self._changed.wait()
+                if self._closing:
+                    self._dispatching = False
+                    break
+                ticket = max(self._waiting, key=lambda t: _COST.get(self._jobs[t][0], 1))
+                self._waiting.remove(ticket)
+                self._drawing = ticket
+            try:
+                self._pipe.send(self._jobs[ticket])
+                png = self._pipe.recv()
+            except Exception:  # the worker died (killed, out of memory) or was stuck
+                png, working = None, False
+            else:
+                working = True
+            with self._changed:
+                if png is not None:
+                    self._pngs[ticket] = png
+                elif working:  # drawing it failed there: drawn here (and raises here)
+                    self._here.append(ticket)
+                else:  # the worker is gone: drawn here, when asked for
+                    self._waiting.append(ticket)
+                self._drawing = None
+                self._dispatching = working
                 self._changed.notify_all()
-            if broken:
+            if not working:
                 return
-            self._send(job)
+        try:
+            self._pipe.send(None)  # done: the worker leaves at once
+        except Exception:
+            self._process.kill()
 
     def _restore_sigpipe(self) -> None:
         if self._sigpipe is not None:
@@ -242,17 +240,15 @@ class Drawer:
     def __exit__(self, kind: object, *exc_info: object) -> None:
         if self._process is None:
             return
-        connection, self._connection = self._connection, None  # no job is sent after this
-        if kind is not None or connection is None:
+        if kind is not None:
             self._process.kill()  # after an error, do not wait for a figure
-        else:
-            try:
-                connection.send(None)  # done: the worker leaves at once
-            except (OSError, ValueError):
-                self._process.kill()
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+        self._dispatcher.join(WORKER_PATIENCE)  # it sends the worker None, or saw it die
+        if self._dispatcher.is_alive():  # a figure nobody asked for, from a stuck worker
+            self._process.kill()
+            self._dispatcher.join()
         self._process.join()
-        # the receiving thread reads end-of-file and returns; the pipe is closed after
-        # it, or its descriptor could be reused by a file opened meanwhile
-        self._receiver.join()
-        self._pipe.close()
+        self._pipe.close()  # after the dispatcher: its descriptor could be reused
         self._restore_sigpipe()

@@ -33,7 +33,10 @@ _OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _EXACT = 2**53  # integers a float holds exactly
 _BLOCK_VALUES = 2**16  # probabilities copied at a time
-_FIELD_LIMIT = 2**31 - 1  # bytes in a field, as many as the csv module counts
+# pandas reads fields of any length; the csv module refuses those over 128 kB unless
+# told otherwise, for the whole process (set once here: a save and restore around each
+# scan would race between threads)
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
 _MAGIC = {b"\x1f\x8b": "gzip-compressed; decompress it", b"\xff\xfe": "UTF-16; save it as UTF-8"}
 
 
@@ -61,8 +64,9 @@ def read_columns(path: Path, classes: tuple[str, ...]) -> tuple[Columns, "LineFi
     import pandas as pd
 
     ids = frame["sample"].to_numpy()
-    if len(ids) and (ids.max() >= _EXACT or ids.min() <= -_EXACT):  # np.abs(-2^63) < 0
-        frame["sample"] = _large_ids(path, header, finder)
+    risky = (ids >= _EXACT) | (ids <= -_EXACT)  # not np.abs: np.abs(-2^63) < 0
+    if risky.any():
+        frame["sample"] = _large_ids(path, header, ids, risky, finder)
 
     def labels(name: str) -> Labels:
         codes, names = pd.factorize(frame[name])
@@ -162,8 +166,9 @@ def _parse(path: Path, header: list[str], proba_names: list[str], finder: "LineF
         raise finder.first_bad(error) from None
 
 
-def _large_ids(path: Path, header: list[str], finder: "LineFinder") -> np.ndarray:
-    """Ids beyond 2^53, read again as text: pandas may have read them through a float."""
+def _large_ids(path: Path, header: list[str], ids, risky, finder: "LineFinder") -> np.ndarray:
+    """The ids, those beyond 2^53 (``risky``) read again as text: pandas may have read
+    them through a float, so they must be written as plain integers."""
     import pandas as pd
 
     text = pd.read_csv(
@@ -175,11 +180,16 @@ def _large_ids(path: Path, header: list[str], finder: "LineFinder") -> np.ndarra
         na_filter=False,
         skipinitialspace=True,
         skip_blank_lines=True,
-    )["sample"].str.strip(FIELD_SPACE)
-    plain = text.str.fullmatch(r"[+-]?[0-9]+")
-    if not plain.all():
+    )["sample"].str.strip(FIELD_SPACE)[risky]
+    digits = text.str.lstrip("+-").str.lstrip("0").replace("", "0")  # int() reads 4,300
+    if not (text.str.fullmatch(r"[+-]?[0-9]+") & (digits.str.len() <= 19)).all():
         raise finder.first_bad(None)
-    return text.astype(np.int64).to_numpy()
+    exact = np.array(ids, dtype=np.int64)
+    try:
+        exact[risky] = (text.str[:1].where(text.str.startswith("-"), "") + digits).astype(np.int64)
+    except (ValueError, OverflowError):  # beyond 64 bits
+        raise finder.first_bad(None) from None
+    return exact
 
 
 class LineFinder:
@@ -195,22 +205,17 @@ class LineFinder:
 
     def _rows(self) -> Iterator[tuple[int, list[str]]]:
         """(first line, fields) of every data row, after the header."""
-        # pandas reads fields of any length; the csv module refuses those over 128 kB
-        limit = csv.field_size_limit(_FIELD_LIMIT)
-        try:
-            with self.path.open(newline="", encoding=ENCODING, errors="replace") as file:
-                reader = csv.reader(file, skipinitialspace=True)
-                seen_header = False
-                end = 0  # the line the previous record ended on
-                for row in reader:
-                    start, end = end + 1, reader.line_num  # a quoted field may span lines
-                    if _blank(row):
-                        continue
-                    if seen_header:
-                        yield start, [field.strip(FIELD_SPACE) for field in row]
-                    seen_header = True
-        finally:
-            csv.field_size_limit(limit)
+        with self.path.open(newline="", encoding=ENCODING, errors="replace") as file:
+            reader = csv.reader(file, skipinitialspace=True)
+            seen_header = False
+            end = 0  # the line the previous record ended on
+            for row in reader:
+                start, end = end + 1, reader.line_num  # a quoted field may span lines
+                if _blank(row):
+                    continue
+                if seen_header:
+                    yield start, [field.strip(FIELD_SPACE) for field in row]
+                seen_header = True
 
     def __call__(self, row: int) -> str:
         for index, (line, _) in enumerate(self._rows()):
@@ -257,7 +262,7 @@ class LineFinder:
         total = 0.0
         for name in self.proba_names:
             text = fields[positions[name]].strip()  # pandas reads " 1\n" as 1 too
-            if not _NUMBER.fullmatch(text) and text.lower().lstrip("+-") not in _SPECIAL:
+            if not _NUMBER.fullmatch(text) and not _SPECIAL.fullmatch(text):
                 return f"{printable(name)} is not a number: '{printable(text, at_most=QUOTED)}'"
             value = float(text)
             if not validation.is_probability(value):
@@ -269,13 +274,16 @@ class LineFinder:
         return None
 
 
-_SPECIAL = {"nan", "inf", "infinity"}
+_SPECIAL = re.compile(r"[+-]?(nan|inf|infinity)", re.IGNORECASE)  # what float() reads too
 
 
 def _integer(text: str) -> int | None:
     """The id as pandas reads it: an integer, or an integral number within 2^53."""
     if re.fullmatch(r"[+-]?[0-9]+", text):
-        value = int(text)
+        digits = text.lstrip("+-").lstrip("0") or "0"
+        if len(digits) > 19:  # beyond 64 bits (and int() reads 4,300 digits at most)
+            return None
+        value = int(digits) * (-1 if text.startswith("-") else 1)
         return value if -(2**63) <= value < 2**63 else None
     if _NUMBER.fullmatch(text):
         value = float(text)
