@@ -122,6 +122,19 @@ def test_the_worker_is_forked_only_on_linux_from_a_process_of_one_thread(monkeyp
     assert not background._may_fork()  # fork without exec is unsafe there
 
 
+def answers_of(script: str) -> list[str]:
+    """What a fresh Python prints, with an OpenBLAS pool of one thread beside its own."""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "2"},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
 def test_openblas_threads_allow_a_fork_and_arrows_do_not(tmp_path):
     csv = tmp_path / "small.csv"
     csv.write_text("a,b\n1,2\n")
@@ -137,14 +150,7 @@ def test_openblas_threads_allow_a_fork_and_arrows_do_not(tmp_path):
         print(_may_fork())
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "2"},
-    )
-    assert done.stdout.split() == ["True", "True", "False"], done.stderr
+    assert answers_of(script) == ["True", "True", "False"]
 
 
 def test_a_dead_worker_is_an_error_caught_even_where_sigpipe_ends_the_process():
@@ -213,14 +219,7 @@ def test_no_fork_beside_a_foreign_thread_after_an_earlier_fork_stopped_openblas(
         print(_may_fork())
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "2"},
-    )
-    assert done.stdout.split() == ["True", "False"], done.stderr
+    assert answers_of(script) == ["True", "False"]
 
 
 def test_a_drawer_made_off_the_main_thread_draws_here_unless_sigpipe_is_ignored():
