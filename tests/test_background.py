@@ -1,6 +1,6 @@
-"""Figures drawn by a worker process: the same PNG bytes as drawn here; figures the
-worker has not started are drawn here; a dead worker is replaced by this process; and
-the worker never outlives this process."""
+"""Figures drawn by two worker processes: the same PNG bytes as drawn here, the
+costliest waiting first; this process draws only when no worker is left or one failed;
+and no worker outlives this process."""
 
 import os
 import signal
@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,59 +34,123 @@ def drawn_here(monkeypatch) -> list[str]:
     return kinds
 
 
-def test_a_worker_draws_the_same_bytes_and_a_dead_worker_is_replaced_by_this_process(
-    monkeypatch,
-):
+def in_fresh_python(body) -> None:
+    """Run ``body`` (a function of this module) in a fresh Python, as the command runs:
+    one thread, so the workers are forked (pytest-xdist's worker has threads of its own,
+    beside which a Drawer spawns its one worker instead)."""
+    script = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+    script += f"import {Path(__file__).stem} as tests; tests.{body.__name__}()"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def ready(drawer: Drawer) -> list[int]:
+    """The workers' pids, once every worker has said it is ready."""
+    deadline = time.monotonic() + 60
+    while any(worker.pid is None for worker in drawer._workers):
+        assert time.monotonic() < deadline, "a worker never said it was ready"
+        time.sleep(0.01)
+    return [worker.pid for worker in drawer._workers]
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
+def test_two_workers_draw_the_same_bytes_and_this_process_only_once_every_worker_is_dead():
+    in_fresh_python(two_workers_then_this_process)
+
+
+def two_workers_then_this_process():
+    monkeypatch = pytest.MonkeyPatch()
     expected = draw_png("confusion_counts_heatmap", COUNTS, CLASSES)
+    normalized = draw_png("confusion_normalized_heatmap", COUNTS, CLASSES)
     with Drawer(parallel=True) as drawer:
-        assert drawer._process is not None  # this machine has two cores
+        first, second = ready(drawer)  # this machine has two cores
+        assert parent_of(first) == os.getpid() and parent_of(second) == first
         here = drawn_here(monkeypatch)
-        ticket = drawer.submit("confusion_counts_heatmap", COUNTS, CLASSES)
-        assert drawer.png(ticket) == expected
-        assert here == []  # the worker drew it
-        drawer._process.kill()  # the worker dies
-        drawer._process.join()
-        again = drawer.submit("confusion_normalized_heatmap", COUNTS, CLASSES)
-        assert drawer.png(again) == draw_png("confusion_normalized_heatmap", COUNTS, CLASSES)
+        assert drawer.png(drawer.submit("confusion_counts_heatmap", COUNTS, CLASSES)) == expected
+        drawer._workers[0].kill()  # one worker dies: the other draws
+        ticket = drawer.submit("confusion_normalized_heatmap", COUNTS, CLASSES)
+        assert drawer.png(ticket) == normalized
+        assert here == []
+        drawer._workers[1].kill()  # both dead: drawn here
+        ticket = drawer.submit("confusion_normalized_heatmap", COUNTS, CLASSES)
+        assert drawer.png(ticket) == normalized
+        assert here == ["confusion_normalized_heatmap"]
     with Drawer(parallel=False) as drawer:
-        assert drawer._process is None
+        assert drawer._workers == []
         assert drawer.png(drawer.submit("confusion_counts_heatmap", COUNTS, CLASSES)) == expected
 
 
-def test_figures_the_worker_has_not_started_are_drawn_here_costliest_to_the_worker(
-    monkeypatch,
-):
+def test_the_first_worker_takes_the_costliest_waiting_figure_the_second_waits_for_the_caller():
+    in_fresh_python(costliest_first)
+
+
+def costliest_first():
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setitem(background._COST, "confusion_normalized_heatmap", 3)
     with Drawer(parallel=True) as drawer:
         here = drawn_here(monkeypatch)
-        many = tuple(map(str, range(30)))  # a slower first figure: the worker's
-        first = drawer.submit("confusion_counts_heatmap", np.ones((30, 30)), many)
-        deadline = time.monotonic() + 30
-        while drawer._drawing != first and time.monotonic() < deadline:
-            time.sleep(0.01)  # the dispatching thread sends it
-        cheap = drawer.submit("pairwise_accuracy_heatmap", COUNTS / 50, CLASSES)
-        costly = drawer.submit("confusion_normalized_heatmap", COUNTS, CLASSES)
-        background._COST["confusion_normalized_heatmap"] = 3
+        first, _ = ready(drawer)
+        os.kill(first, signal.SIGSTOP)  # busy: it is sent a figure and keeps it
         try:
-            assert drawer._drawing == first and drawer._waiting == [cheap, costly]
-            drawer.png(first)
-            assert drawer._drawing == costly  # the costliest waiting goes next
-            assert drawer.png(cheap) == draw_png("pairwise_accuracy_heatmap", COUNTS / 50, CLASSES)
-            assert here == ["pairwise_accuracy_heatmap"]  # not started: drawn here
-            assert drawer.png(costly) == draw_png("confusion_normalized_heatmap", COUNTS, CLASSES)
-            assert here == ["pairwise_accuracy_heatmap"]  # the worker drew the costly one
+            busy = drawer.submit("confusion_counts_heatmap", COUNTS, CLASSES)
+            wait_for(lambda: drawer._drawing == {busy})
+            cheap = drawer.submit("pairwise_accuracy_heatmap", COUNTS / 50, CLASSES)
+            costly = drawer.submit("confusion_normalized_heatmap", COUNTS, CLASSES)
+            time.sleep(0.5)
+            assert drawer._waiting == [cheap, costly]  # the second worker waits
+            os.kill(first, signal.SIGCONT)  # free again: it takes the costly one
+            wait_for(lambda: costly in drawer._drawing or costly in drawer._pngs)
+            assert drawer._waiting == [cheap]
         finally:
-            del background._COST["confusion_normalized_heatmap"]
+            os.kill(first, signal.SIGCONT)
+        # the caller waits: the second worker draws too
+        assert drawer.png(cheap) == draw_png("pairwise_accuracy_heatmap", COUNTS / 50, CLASSES)
+        assert drawer.png(costly) == draw_png("confusion_normalized_heatmap", COUNTS, CLASSES)
+        assert drawer.png(busy) == draw_png("confusion_counts_heatmap", COUNTS, CLASSES)
+        assert here == []  # all drawn by the workers
 
 
-def test_the_worker_ends_when_the_process_that_started_it_is_killed(tmp_path):
+def wait_for(condition) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_this_process_never_imports_matplotlib_while_workers_draw():
     script = textwrap.dedent(
         """
-        import os, signal, sys
+        import sys
+        import numpy as np
+        from digitwise.figures.background import Drawer
+        with Drawer(parallel=True) as drawer:
+            png = drawer.png(drawer.submit("confusion_counts_heatmap", np.eye(3), "abc"))
+        print(png.startswith(b"\\x89PNG"), "matplotlib" in sys.modules)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.split() == ["True", "False"], done.stderr
+
+
+def test_the_workers_end_when_the_process_that_started_them_is_killed(tmp_path):
+    script = textwrap.dedent(
+        """
+        import os, signal, sys, time
         import numpy as np
         from digitwise.figures.background import Drawer
         drawer = Drawer(parallel=True)
         drawer.submit("confusion_counts_heatmap", np.ones((30, 30)), tuple(map(str, range(30))))
-        print(drawer._process.pid, flush=True)
+        while any(worker.pid is None for worker in drawer._workers):
+            time.sleep(0.01)
+        print(*(worker.pid for worker in drawer._workers), flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
         """
     )
@@ -93,11 +158,12 @@ def test_the_worker_ends_when_the_process_that_started_it_is_killed(tmp_path):
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == -signal.SIGKILL, done.stderr
-    worker = int(done.stdout.split()[0])
+    workers = [int(pid) for pid in done.stdout.split()]
+    assert len(workers) == 2
     deadline = time.monotonic() + 20
-    while _alive(worker) and time.monotonic() < deadline:
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(worker), "the drawing worker outlived its parent"
+    assert not any(map(_alive, workers)), "a drawing worker outlived its parent"
 
 
 def _alive(pid: int) -> bool:
@@ -158,17 +224,21 @@ def test_a_dead_worker_is_an_error_caught_even_where_sigpipe_ends_the_process():
     # worker that died must not end the command silently
     script = textwrap.dedent(
         """
-        import signal
+        import signal, time
         import numpy as np
         from digitwise.figures.background import Drawer, draw_png
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        counts = np.ones((40, 40))
-        names = tuple(map(str, range(40)))
+        counts = np.ones((12, 12))
+        names = tuple(map(str, range(12)))
         with Drawer(parallel=True) as drawer:
-            drawer._process.kill()
-            drawer._process.join()
-            try:  # what a send does before the receiving thread has seen the worker die
-                drawer._pipe.send(counts)
+            while any(worker.pid is None for worker in drawer._workers):
+                time.sleep(0.01)
+            for worker in drawer._workers:
+                worker.kill()
+            drawer._workers[0].process.join()
+            time.sleep(0.2)  # the second, the first one's child, is reaped by none
+            try:  # what a send does before the dispatching thread has seen a worker die
+                drawer._workers[1].pipe.send(counts)
             except OSError:
                 pass
             tickets = [drawer.submit("confusion_counts_heatmap", counts, names) for _ in range(2)]
@@ -184,24 +254,40 @@ def test_a_dead_worker_is_an_error_caught_even_where_sigpipe_ends_the_process():
     assert (done.returncode, done.stdout) == (0, "drawn here\n"), done.stderr
 
 
-@pytest.mark.parametrize("n_classes", [3, 300])  # 300: more than a pipe's buffer to send
-def test_a_stuck_worker_is_killed_and_its_figure_drawn_here(monkeypatch, n_classes):
-    monkeypatch.setattr(background, "WORKER_PATIENCE", 1.0)
+def test_stuck_workers_are_killed_and_their_figures_drawn_here():
+    in_fresh_python(stuck_workers)
+
+
+def stuck_workers():
+    background.WORKER_PATIENCE = 1.0
+    for n_classes in (3, 300):  # 300: more than a pipe's buffer to send
+        stuck_workers_of(n_classes)
+
+
+def stuck_workers_of(n_classes: int) -> None:
     counts = np.arange(n_classes**2).reshape(n_classes, n_classes)
     names = tuple(map(str, range(n_classes)))
     with Drawer(parallel=True) as drawer:
-        os.kill(drawer._process.pid, signal.SIGSTOP)  # stuck, as a deadlocked child would be
+        workers = ready(drawer)
+        for pid in workers:
+            os.kill(pid, signal.SIGSTOP)  # stuck, as a deadlocked child would be
         ticket = drawer.submit("confusion_counts_heatmap", counts, names)  # does not wait
         assert drawer.png(ticket) == draw_png("confusion_counts_heatmap", counts, names)
-        assert not _alive(drawer._process.pid)
+    assert not any(map(_alive, workers))
 
 
-def test_the_worker_ignores_ctrl_c_which_its_parent_handles():
+def test_the_workers_ignore_ctrl_c_which_their_parent_handles():
+    in_fresh_python(ctrl_c_ignored)
+
+
+def ctrl_c_ignored():
     with Drawer(parallel=True) as drawer:
-        drawer.png(drawer.submit("confusion_counts_heatmap", COUNTS, CLASSES))  # started
-        with open(f"/proc/{drawer._process.pid}/status") as status:
-            ignored = next(line for line in status if line.startswith("SigIgn:"))
-        assert int(ignored.split()[1], 16) & (1 << (signal.SIGINT - 1))
+        workers = ready(drawer)
+        assert len(workers) == 2
+        for pid in workers:
+            with open(f"/proc/{pid}/status") as status:
+                ignored = next(line for line in status if line.startswith("SigIgn:"))
+            assert int(ignored.split()[1], 16) & (1 << (signal.SIGINT - 1))
 
 
 def test_no_fork_beside_a_foreign_thread_after_an_earlier_fork_stopped_openblas():
@@ -232,9 +318,26 @@ def test_a_drawer_made_off_the_main_thread_draws_here_unless_sigpipe_is_ignored(
     finally:
         signal.signal(signal.SIGPIPE, previous)
     with made[0] as drawer:
-        assert drawer._process is None
+        assert drawer._workers == []
         ticket = drawer.submit("confusion_counts_heatmap", COUNTS, CLASSES)
         assert drawer.png(ticket) == draw_png("confusion_counts_heatmap", COUNTS, CLASSES)
+
+
+def test_beside_another_thread_one_worker_is_spawned_and_draws_the_same_bytes(monkeypatch):
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        with Drawer(parallel=True) as drawer:
+            (worker,) = ready(drawer)
+            assert parent_of(worker) == os.getpid()
+            here = drawn_here(monkeypatch)
+            ticket = drawer.submit("confusion_counts_heatmap", COUNTS, CLASSES)
+            assert drawer.png(ticket) == draw_png("confusion_counts_heatmap", COUNTS, CLASSES)
+            assert here == []
+    finally:
+        release.set()
+        other.join()
 
 
 def test_a_figure_the_worker_fails_to_draw_is_drawn_here_and_raises_here(monkeypatch):

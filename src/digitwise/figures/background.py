@@ -1,29 +1,35 @@
-"""Drawing figures to PNG in a second process while the first one computes.
+"""Drawing figures to PNG in worker processes while this one computes.
 
 On 10^6 predictions the evaluate command spends about 2.4 s drawing its four figures,
-longer than it spends computing once the predictions are read. With a second core, a
-worker process draws the figures whose matrices are ready while the metrics that
-remain are computed, and this process draws, when its computing is done, any figure
-the worker has not started: the two finish together. The worker takes one figure at
-a time, the costliest waiting first, so the cheap ones are left to whichever process
-is free. The PNG bytes are the same wherever a figure is drawn: drawing is
-deterministic. Without a second core, or if the worker cannot start or dies, figures
-are drawn here. The worker ends when this process does, even when it is killed: its
-end of the pipe then reads end-of-file.
+longer than it spends computing once the predictions are read. With a second core, two
+worker processes draw the figures whose matrices are ready while the metrics that
+remain are computed. The first worker is forked when the command starts, before
+matplotlib is imported: it imports matplotlib (0.8 s of CPU) while this process reads
+the predictions, then forks the second, which has it too; this process never imports
+matplotlib unless it must draw a figure itself. Each worker takes one figure at a time,
+the costliest waiting first. The PNG bytes are the same wherever a figure is drawn:
+drawing is deterministic. Without a second core, or if no worker can start or every
+worker dies, figures are drawn here. The workers end when this process does, even when
+it is killed: their end of the pipe then reads end-of-file.
 """
 
+import contextlib
+import gc
 import multiprocessing
 import os
 import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 # a reliability diagram (twelve small axes) takes about twice a 10-class heatmap's time
 _COST = {"reliability_diagram": 2}
 WORKER_PATIENCE = 300.0  # seconds for one figure (a 1,000-class one takes 2) before the
 # worker is taken for stuck, killed, and the figure drawn here
+WORKERS = 2  # figures drawn two at a time, beside this process's computing
+_REAP_SECONDS = 5.0  # a worker waits this long for those it forked, to count their CPU
 _SHARED_PRODUCT = 128  # a square this size is multiplied on OpenBLAS's threads
 
 
@@ -40,9 +46,17 @@ def draw_png(kind: str, matrix: Any, classes: tuple[str, ...], order: Any = None
 
 
 def import_drawing() -> None:
-    """Import what drawing needs (matplotlib: about 0.8 s of CPU)."""
-    from digitwise.figures import calibration, heatmaps  # noqa: F401
-    from digitwise.io import outputs  # noqa: F401
+    """Import what drawing needs (matplotlib: about 0.8 s of CPU), with the cyclic
+    garbage collector paused: an import makes no garbage, yet its new objects set off
+    collections that walk every object there is (a quarter of a second)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        from digitwise.figures import calibration, heatmaps  # noqa: F401
+        from digitwise.io import outputs  # noqa: F401
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _may_fork() -> bool:
@@ -82,88 +96,157 @@ def _openblas_threads() -> int | None:
     return max(pools[0]["num_threads"] - 1, 0)
 
 
-def _serve(connection, parent_end) -> None:
-    """The worker: draw each job received, send back its PNG (or None if drawing failed:
-    the parent draws it again, and raises there); leave at None or end-of-file."""
-    if parent_end is not None:  # forked: the parent's end, so its death reads as EOF here
-        parent_end.close()
+def _serve(connection, siblings, others) -> None:
+    """A worker: say its pid, then draw each job received and send back its PNG (or None
+    if drawing failed: the parent draws it again, and raises there); leave at None or
+    end-of-file. With matplotlib imported, fork one more worker for each pipe end in
+    ``siblings``, which then has it too; ``others``: the parent's ends, closed so that
+    its death reads as end-of-file here."""
+    for end in others:
+        end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent kills it
-    import_drawing()  # forked: imported already; spawned: while the parent reads
-    while True:
-        try:
-            job = connection.recv()
-        except Exception:  # end-of-file (the parent is gone) or a broken message
-            os._exit(0)
-        if job is None:
-            os._exit(0)  # nothing to flush: the worker writes nothing
-        try:
-            png = draw_png(*job)
-        except Exception:  # drawn again by the parent, which raises then
-            png = None
-        try:
+    try:
+        import_drawing()  # while the parent reads the predictions
+    except Exception:  # matplotlib is broken: this process's own import says how
+        os._exit(0)
+    children = []
+    for index, sibling in enumerate(siblings):
+        if _may_fork():
+            child = os.fork()
+            if child == 0:
+                for end in (connection, *siblings[:index], *siblings[index + 1 :]):
+                    end.close()
+                connection, children = sibling, []
+                break
+            children.append(child)
+        sibling.close()  # its worker's now, or none's: the parent reads end-of-file
+    try:
+        connection.send(os.getpid())
+        while (job := connection.recv()) is not None:
+            try:
+                png = draw_png(*job)
+            except Exception:  # drawn again by the parent, which raises then
+                png = None
             connection.send(png)
-        except Exception:
-            os._exit(0)
+    except Exception:  # end-of-file or a broken pipe: the parent is gone
+        pass
+    _reap(children)
+    os._exit(0)  # nothing to flush: a worker writes nothing
+
+
+def _reap(children: list[int]) -> None:
+    """Wait a little for the workers this one forked, which leave when it does: reaped
+    by their parent, their CPU time counts in the command's (``time``, ``getrusage``)."""
+    deadline = time.monotonic() + _REAP_SECONDS
+    for child in children:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(child, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:
+                time.sleep(0.005)
 
 
 Job = tuple[str, Any, tuple[str, ...], Any]
+
+
+@dataclass
+class _Worker:
+    process: Any  # the first worker's multiprocessing.Process; None for those it forks
+    pipe: Any
+    dispatcher: threading.Thread | None = None
+    pid: int | None = None  # as it says, once it has
+    # the others' handle (pidfd_open): their parent is the first worker, so a pid alone
+    # could name another process once theirs is gone
+    handle: int | None = None
+
+    def ready(self, pid: int) -> None:
+        self.pid = pid
+        if self.process is None:
+            with contextlib.suppress(OSError, AttributeError):  # Linux 5.3 or later
+                self.handle = os.pidfd_open(pid)
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):  # gone already
+            if self.process is not None:
+                self.process.kill()
+            elif self.handle is not None:
+                signal.pidfd_send_signal(self.handle, signal.SIGKILL)
+            elif self.pid is not None:
+                os.kill(self.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        self.pipe.close()
+        if self.handle is not None:
+            os.close(self.handle)
+            self.handle = None
 
 
 class Drawer:
     """``with Drawer(parallel) as drawer: ticket = drawer.submit(kind, matrix, classes,
     order)``; ``drawer.png(ticket)`` is the PNG. ``parallel=False`` draws in this process.
 
-    One thread here (the dispatcher) sends the worker its jobs, one at a time, and
-    receives their PNGs: nothing else touches the pipe, and the caller never waits on
-    it. While a worker runs, SIGPIPE is ignored, so writing to a worker that died is an
-    error caught here, not the end of this process; the command's own handling of
-    SIGPIPE (``| head``) is back when the ``with`` ends. A Drawer made off the main
-    thread, which cannot ignore SIGPIPE, starts a worker only if SIGPIPE is ignored."""
+    The workers (``WORKERS``) are started at once and import matplotlib while this
+    process goes on, which never imports it unless it must draw: when no worker is left,
+    or a worker failed to draw a figure (drawn here again, to raise here). Each worker
+    has a thread here (its dispatcher) that sends it jobs, one at a time, the costliest
+    waiting first, and receives their PNGs: nothing else touches its pipe, and the
+    caller never waits on a pipe. While workers run, SIGPIPE is ignored, so writing to a
+    worker that died is an error caught here, not the end of this process; the command's
+    own handling of SIGPIPE (``| head``) is back when the ``with`` ends. A Drawer made
+    off the main thread, which cannot ignore SIGPIPE, starts workers only if SIGPIPE is
+    ignored."""
 
-    def __init__(self, parallel: bool = True) -> None:
+    def __init__(self, parallel: bool = True, workers: int = WORKERS) -> None:
         self._jobs: list[Job] = []
-        self._waiting: list[int] = []  # tickets not sent to the worker
-        self._here: list[int] = []  # tickets the worker failed to draw
-        self._drawing: int | None = None  # the ticket the worker draws
+        self._waiting: list[int] = []  # tickets not sent to a worker
+        self._here: list[int] = []  # tickets a worker failed to draw
+        self._drawing: set[int] = set()  # the tickets workers draw
         self._pngs: dict[int, bytes] = {}
         self._changed = threading.Condition()
         self._closing = False
-        self._dispatching = False  # the dispatcher runs: a worker takes jobs
-        self._process = None
+        self._workers: list[_Worker] = []
+        self._alive = 0  # dispatchers whose worker takes jobs, or may
+        self._killed = False
+        self._collecting = False  # the caller waits for PNGs: its computing is done
         self._sigpipe = None
         if parallel and (os.cpu_count() or 1) > 1:
-            # before the fork: imported once for both processes (a thread importing here
-            # while the predictions are read costs as much again, on cores both busy)
-            import_drawing()
-            self._start()
+            self._start(workers)
 
-    def _start(self) -> None:
+    def _start(self, count: int) -> None:
         if threading.current_thread() is threading.main_thread():
             self._sigpipe = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         elif signal.getsignal(signal.SIGPIPE) != signal.SIG_IGN:
             return  # a dead worker's SIGPIPE would end this process: draw here
         try:
-            # forked before any thread but OpenBLAS's is started here (reading Parquet or
-            # CSV with pyarrow starts threads): the worker has numpy, matplotlib and
-            # digitwise already, where a spawned one imports them all again
+            # forked before any thread but OpenBLAS's is started here (reading Parquet
+            # starts Arrow's): the first worker has numpy and digitwise already, where a
+            # spawned one imports them again; it forks the others once it has matplotlib
             fork = _may_fork()
             context = multiprocessing.get_context("fork" if fork else "spawn")
-            mine, theirs = context.Pipe()
-            self._process = context.Process(
-                target=_serve, args=(theirs, mine if fork else None), daemon=True
+            pipes = [context.Pipe() for _ in range(count if fork else 1)]
+            ours = [mine for mine, _ in pipes] if fork else []
+            siblings = [theirs for _, theirs in pipes[1:]]
+            process = context.Process(
+                target=_serve, args=(pipes[0][1], siblings, ours), daemon=True
             )
-            self._process.start()
-            theirs.close()
+            process.start()
+            for mine, theirs in pipes:
+                theirs.close()
+                self._workers.append(_Worker(process if not self._workers else None, mine))
         except BaseException as error:
-            self._process = None
+            for worker in self._workers:
+                if worker.process is not None:
+                    worker.process.kill()
+                    worker.process.join()
+                worker.pipe.close()
+            self._workers = []
             self._restore_sigpipe()
             if isinstance(error, (OSError, RuntimeError)):
                 return  # no worker: drawn here
             raise
-        self._pipe = mine
-        self._dispatching = True
-        self._dispatcher = threading.Thread(target=self._dispatch, daemon=True)
-        self._dispatcher.start()
+        for worker in self._workers:
+            worker.dispatcher = threading.Thread(target=self._dispatch, args=(worker,), daemon=True)
+        self._alive = len(self._workers)
+        for worker in self._workers:
+            worker.dispatcher.start()
 
     def submit(self, kind: str, matrix: Any, classes: tuple[str, ...], order: Any = None) -> int:
         with self._changed:
@@ -176,16 +259,18 @@ class Drawer:
     def png(self, ticket: int) -> bytes:
         deadline = time.monotonic() + WORKER_PATIENCE
         with self._changed:
+            if not self._collecting:
+                self._collecting = True
+                self._changed.notify_all()  # the other workers start
             while ticket not in self._pngs:
-                idle = self._dispatching and self._drawing is None
-                if ticket == self._drawing or (idle and ticket in self._waiting):
-                    # the worker draws it, or takes it now: wait
+                if ticket in self._drawing or (self._alive and ticket in self._waiting):
+                    # a worker draws it, or will: wait
                     left = None if deadline is None else max(deadline - time.monotonic(), 0)
                     if not self._changed.wait(timeout=left):
-                        self._process.kill()  # stuck: the dispatcher reads end-of-file
-                        deadline = None  # and puts the job back, to be drawn here
+                        self._kill_all()  # stuck: each dispatcher reads end-of-file
+                        deadline = None  # and puts its job back, to be drawn here
                     continue
-                for tickets in (self._waiting, self._here):  # not the worker's: drawn here
+                for tickets in (self._waiting, self._here):  # no worker's: drawn here
                     if ticket in tickets:
                         tickets.remove(ticket)
                 break
@@ -193,21 +278,34 @@ class Drawer:
                 return self._pngs.pop(ticket)
         return draw_png(*self._jobs[ticket])
 
-    def _dispatch(self) -> None:
-        """The thread: the costliest waiting job to the worker, its PNG back; again."""
+    def _dispatch(self, worker: _Worker) -> None:
+        """A worker's thread: the costliest waiting job to it, its PNG back; again."""
+        try:
+            pid = worker.pipe.recv()  # the worker is ready
+        except Exception:  # it died, or was never forked
+            pid = None
+        with self._changed:
+            if pid is not None:
+                worker.ready(pid)
+            if self._killed:
+                worker.kill()
+            if pid is None:
+                self._alive -= 1
+                self._changed.notify_all()
+                return
+        first = worker is self._workers[0]
         while True:
             with self._changed:
-                while not self._closing and not self._waiting:
+                while not self._closing and not (self._waiting and (first or self._collecting)):
                     self._changed.wait()
                 if self._closing:
-                    self._dispatching = False
                     break
                 ticket = max(self._waiting, key=lambda t: _COST.get(self._jobs[t][0], 1))
                 self._waiting.remove(ticket)
-                self._drawing = ticket
+                self._drawing.add(ticket)
             try:
-                self._pipe.send(self._jobs[ticket])
-                png = self._pipe.recv()
+                worker.pipe.send(self._jobs[ticket])
+                png = worker.pipe.recv()
             except Exception:  # the worker died (killed, out of memory) or was stuck
                 png, working = None, False
             else:
@@ -217,17 +315,23 @@ class Drawer:
                     self._pngs[ticket] = png
                 elif working:  # drawing it failed there: drawn here (and raises here)
                     self._here.append(ticket)
-                else:  # the worker is gone: drawn here, when asked for
+                else:  # the worker is gone: drawn by another, or here when asked for
                     self._waiting.append(ticket)
-                self._drawing = None
-                self._dispatching = working
+                self._drawing.discard(ticket)
+                self._alive -= not working
                 self._changed.notify_all()
             if not working:
                 return
         try:
-            self._pipe.send(None)  # done: the worker leaves at once
+            worker.pipe.send(None)  # done: the worker leaves at once
         except Exception:
-            self._process.kill()
+            worker.kill()
+
+    def _kill_all(self) -> None:
+        """Called holding ``_changed``: every worker, and any that says it is ready later."""
+        self._killed = True
+        for worker in self._workers:
+            worker.kill()
 
     def _restore_sigpipe(self) -> None:
         if self._sigpipe is not None:
@@ -238,17 +342,20 @@ class Drawer:
         return self
 
     def __exit__(self, kind: object, *exc_info: object) -> None:
-        if self._process is None:
+        if not self._workers:
             return
-        if kind is not None:
-            self._process.kill()  # after an error, do not wait for a figure
         with self._changed:
+            if kind is not None:
+                self._kill_all()  # after an error, do not wait for a figure
             self._closing = True
             self._changed.notify_all()
-        self._dispatcher.join(WORKER_PATIENCE)  # it sends the worker None, or saw it die
-        if self._dispatcher.is_alive():  # a figure nobody asked for, from a stuck worker
-            self._process.kill()
-            self._dispatcher.join()
-        self._process.join()
-        self._pipe.close()  # after the dispatcher: its descriptor could be reused
+        for worker in self._workers:
+            worker.dispatcher.join(WORKER_PATIENCE)  # it sends None, or saw the worker die
+            if worker.dispatcher.is_alive():  # a figure nobody asked for, stuck
+                worker.kill()
+                worker.dispatcher.join()
+        for worker in self._workers:  # every one told to leave: the first reaps the others
+            if worker.process is not None:
+                worker.process.join()
+            worker.close()  # after its dispatcher: the descriptors could be reused
         self._restore_sigpipe()
