@@ -183,6 +183,30 @@ def test_the_diagram_draws_bins_counts_and_one_panel_per_class():
     )
 
 
+def test_the_counts_axis_is_labelled_in_plain_text_powers_of_ten():
+    y, proba = random_case(3, 3000, 3)
+    figure = reliability_diagram(calibration(y, proba, n_bins=10), ("a", "b", "c"))
+    counts = figure.axes[1]
+    figure.canvas.draw()
+    labels = {tick.get_text() for tick in counts.get_yticklabels(minor=False)} - {""}
+    assert labels and labels <= {"10⁰", "10¹", "10²", "10³", "10⁴"}
+    assert not [t for t in counts.get_yticklabels(minor=True) if t.get_text()]
+    positions = {label.get_text(): label.get_position()[1] for label in counts.get_yticklabels()}
+    for text, value in positions.items():
+        if text:
+            assert value == 10 ** int(text[2:].translate(str.maketrans("⁰¹²³⁴", "01234")))
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [(1, "10⁰"), (10, "10¹"), (1e6, "10⁶"), (0.01, "10⁻²"), (1e-15, "10⁻¹⁵"), (50, ""), (0, "")],
+)
+def test_a_log_axis_tick_is_a_power_of_ten_or_nothing(value, label):
+    from digitwise.figures.calibration import _power_of_ten
+
+    assert _power_of_ten(value, 0) == label
+
+
 def test_more_than_12_classes_have_no_small_multiples():
     y, proba = random_case(2, 200, 13)
     figure = reliability_diagram(calibration(y, proba, n_bins=10), tuple(map(str, range(13))))
@@ -234,3 +258,29 @@ def test_label_only_predictions_have_no_calibration_and_say_so(tmp_path, capsys)
     report = json.loads((out / "calibration.json").read_text())
     assert list(report) == ["note"] and report["note"].startswith("no proba_ columns")
     assert (out / "figures" / "reliability_diagram.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("with_proba", [True, False], ids=["probabilities", "labels only"])
+def test_calibration_computed_first_changes_no_output(with_proba):
+    from digitwise.io.outputs import json_text
+    from digitwise.metrics import evaluation
+    from digitwise.params import EVALUATE_DEFAULTS as defaults
+
+    y, proba = random_case(5, 500, 4)
+    given = Predictions(
+        np.arange(500), y, proba.argmax(axis=1), proba if with_proba else None, tuple("abcd")
+    )
+    early = evaluation.calibration_preview(given, defaults)
+    if with_proba:  # the command draws it before the rest is computed
+        expected = calibration(y, proba, n_bins=defaults.calibration_bins)
+        np.testing.assert_array_equal(early.calibration.accuracy, expected.accuracy)
+        assert early.calibration.ece == expected.ece
+    else:
+        assert early.calibration is None and early.sums is None
+    first = evaluation.confusion_preview(given, defaults)
+    preview = evaluation.preview_of(given, defaults, first, early)
+    together = evaluation.evaluate(given, defaults, preview=preview).payloads
+    alone = evaluation.evaluate(given, defaults).payloads
+    assert {name: json_text(p) for name, p in together.items()} == {
+        name: json_text(p) for name, p in alone.items()
+    }

@@ -98,6 +98,14 @@ def write_layout(tmp_path, predictions: Predictions, layout: str):
     return shards
 
 
+def test_a_csv_copied_on_two_threads_reads_every_row(tmp_path, monkeypatch):
+    from digitwise.predictions import csv_format
+
+    monkeypatch.setattr(csv_format, "_THREADED_ROWS", 1)  # from 2 x 4,096 rows on
+    predictions = random_predictions(10_001, seed=4)
+    assert_same(read_predictions(write_layout(tmp_path, predictions, "csv"), CLASSES), predictions)
+
+
 @pytest.mark.parametrize("proba", [True, False], ids=["probabilities", "labels only"])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_every_format_and_layout_reads_the_same_rows(tmp_path, layout, proba):

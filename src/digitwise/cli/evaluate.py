@@ -22,7 +22,8 @@ from digitwise.metrics.evaluation import argmax_warning, evaluate, summary_lines
 from digitwise.predictions.reading import read_predictions, shard_paths
 
 OUTPUTS = EVALUATE_OUTPUTS  # output name -> path under --out
-PARALLEL_BYTES = 10 * 2**20  # predictions from which the heatmaps are drawn meanwhile
+CONFUSION_FIGURES = {"confusion_plot": "counts", "confusion_normalized_plot": "normalized"}
+PARALLEL_BYTES = 10 * 2**20  # from here the figures are drawn meanwhile: 10^5 rows, seconds
 ENGINE = "memory: every row read here (default); dask: shards summarised on a Dask cluster"
 SCHEDULER = "with --engine dask: its scheduler (tcp://host:8786); default: a local cluster"
 
@@ -44,32 +45,30 @@ def run_evaluate(
     inputs = [params_path, classes_path, predictions_path, *shards]
     outputs.check_destinations(*(destinations[name] for name in OUTPUTS), inputs=inputs)
     classes = datasets.load_classes(classes_path)
-    # a worker process pays off from a few seconds of work: about 10^5 rows, 10 MB
     large = sum(path.stat().st_size for path in shards) > PARALLEL_BYTES
-    with Drawer(large and engine == "memory") as drawer:  # a worker process draws too
+    with Drawer(large and engine == "memory") as drawer:  # worker processes draw meanwhile
         if engine == "dask":  # everything at once, from the shards' merged state
             evaluation = on_dask(shards, predictions_path, classes, settings, scheduler)
-            first = drawn = evaluation
-        else:  # the confusion counts first, drawn while the rest is computed
+            first = early = drawn = evaluation
+        else:  # each figure submitted as soon as what it draws is computed
             predictions = read_predictions(predictions_path, classes)
             first = evaluated.confusion_preview(predictions, settings)
         order = first.order  # of the classes in every heatmap (evaluate.class_order)
-        confusion = ("confusion_plot", "counts"), ("confusion_normalized_plot", "normalized")
         drawing = {
             name: drawer.submit(f"confusion_{kind}_heatmap", first.counts, classes, order)
-            for name, kind in confusion
+            for name, kind in CONFUSION_FIGURES.items()
         }
-        if engine != "dask":  # the state's scores: drawn while the AUC is computed
-            drawn = evaluated.preview_of(predictions, settings, first)
+        if engine != "dask":  # calibration next: its diagram is the costliest figure
+            early = evaluated.calibration_preview(predictions, settings)
+        calibration = early.calibration  # None without probabilities
+        drawing["calibration_plot"] = drawer.submit("reliability_diagram", calibration, classes)
+        if engine != "dask":  # the state's scores, drawn while the per-pair AUC is computed
+            drawn = evaluated.preview_of(predictions, settings, first, early)
         kind = f"pairwise{'_label' if drawn.label_only else ''}_accuracy_heatmap"
         drawing["pairwise_plot"] = drawer.submit(kind, drawn.pairwise, classes, order)
-        drawing["calibration_plot"] = drawer.submit(
-            "reliability_diagram", drawn.calibration, classes
-        )
         if engine != "dask":
             evaluation = evaluate(predictions, settings, preview=drawn)
-        warning = argmax_warning(evaluation)
-        if warning:
+        if warning := argmax_warning(evaluation):
             print(warning, file=sys.stderr)
         texts = {name: outputs.json_text(payload) for name, payload in evaluation.payloads.items()}
         images = {name: drawer.png(ticket) for name, ticket in drawing.items()}

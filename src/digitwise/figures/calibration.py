@@ -8,6 +8,7 @@ share of class k against the mean p(k) in each bin of p(k). Drawing only: nothin
 saves.
 """
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,6 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from digitwise.figures.images import panel_grid_shape, show_empty
 from digitwise.metrics.calibration import LABEL_ONLY_NOTE, Calibration, bin_edges
@@ -122,6 +124,10 @@ def draw_top_label(ax: Axes, counts_ax: Axes, calibration: Calibration) -> None:
     counts_ax.set(xlim=(0, 1), xlabel="confidence (largest probability)", ylabel="samples")
     if calibration.sums.counts.max(initial=0) > 0:
         counts_ax.set_yscale("log")
+        # "10⁴" as plain text: matplotlib's "$10^{4}$" is parsed as mathematics, a tenth
+        # of the figure's time
+        counts_ax.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))
+        counts_ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def draw_class_curve(
@@ -168,6 +174,17 @@ _TICKS = (0.0, 0.5, 1.0)
 _TICK_LABELS = ("0", "0.5", "1")
 _TICK = 0.035  # of a panel's side: about matplotlib's 3.5-point ticks
 _LABEL = {"ha": "right", "va": "center"}
+
+
+_SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten(value: float, _position: int) -> str:
+    """A log axis's tick label: "10³" at a power of ten, nothing between."""
+    exponent = round(math.log10(value)) if value > 0 else None
+    if exponent is None or not math.isclose(value, 10.0**exponent):
+        return ""
+    return "10" + str(exponent).translate(_SUPERSCRIPTS)
 
 
 def _note_figure(text: str) -> Figure:

@@ -73,14 +73,33 @@ def confusion_preview(
     return ConfusionPreview(counts, class_order(counts, method=settings.class_order))
 
 
+@dataclass(frozen=True)
+class CalibrationPreview:
+    """Calibration, before the rest: its diagram is the costliest figure to draw."""
+
+    sums: calibrated.CalibrationSums | None  # None: no probabilities
+    calibration: calibrated.Calibration | None
+
+
+def calibration_preview(
+    predictions: Predictions, settings: params.EvaluateParams
+) -> CalibrationPreview:
+    if predictions.proba is None:
+        return CalibrationPreview(None, None)
+    n_bins = settings.calibration_bins
+    sums = calibrated.calibration_sums(predictions.actual, predictions.proba, n_bins=n_bins)
+    return CalibrationPreview(sums, calibrated.finish(sums))
+
+
 def preview_of(
     predictions: Predictions,
     settings: params.EvaluateParams,
     first: ConfusionPreview | None = None,
+    early: CalibrationPreview | None = None,
 ) -> Preview:
     """The scores of the mergeable state (``metrics.state``) of all the rows as one
     shard, so this path and a sharded one agree to the bit, and the matrices drawn;
-    ``first``: its class order, if the caller has it."""
+    ``first``: its class order, and ``early``: its calibration, if the caller has them."""
     state = state_of(
         predictions.actual,
         predictions.predicted,
@@ -88,6 +107,7 @@ def preview_of(
         n_classes=len(predictions.classes),
         top_k=TOP_K,
         calibration_bins=settings.calibration_bins,
+        calibration=None if early is None else early.sums,
     )
     scores = finish(state)
     order = first.order if first else class_order(scores.counts, method=settings.class_order)

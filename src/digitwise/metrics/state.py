@@ -132,9 +132,11 @@ def state_of(
     top_k: int,
     bins: ScoreBins | None = None,
     calibration_bins: int | None = None,
+    calibration: calibrated.CalibrationSums | None = None,
 ) -> EvaluationState:
     """The state of one shard's rows; with ``bins``, the score histograms too; with
-    ``calibration_bins``, calibration's sums over that many equal-width bins."""
+    ``calibration_bins``, calibration's sums over that many equal-width bins, or the
+    ``calibration`` sums of these rows, computed already."""
     counts = metrics.confusion_matrix(y_true, y_pred, n_classes=n_classes)
     if y_proba is None:
         return EvaluationState(counts=counts, with_proba=False, top_k=top_k)
@@ -149,8 +151,8 @@ def state_of(
         wins=metrics.pairwise_wins(y_true, y_proba),
         histograms=None if bins is None else score_histograms(y_true, y_proba, bins),
         bins=bins,
-        calibration=None
-        if calibration_bins is None
+        calibration=calibration
+        if calibration is not None or calibration_bins is None
         else calibrated.calibration_sums(y_true, y_proba, n_bins=calibration_bins),
     )
 

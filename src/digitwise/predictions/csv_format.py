@@ -17,6 +17,7 @@ a plain integer, as a float could not hold it exactly.
 import csv
 import math
 import re
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -33,6 +34,7 @@ _OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _EXACT = 2**53  # integers a float holds exactly
 _BLOCK_VALUES = 2**16  # probabilities copied at a time
+_THREADED_ROWS = 2**16  # rows from which half are copied on a second thread
 # pandas reads fields of any length; the csv module refuses those over 128 kB unless
 # told otherwise, for the whole process (set once here: a save and restore around each
 # scan would race between threads)
@@ -88,14 +90,40 @@ def _rows_of(columns: list[np.ndarray]) -> np.ndarray:
     """(n, K) float64 in C order (a row's classes together) from K columns, copied a
     block of rows at a time (in cache): twice as fast as ``np.stack(columns, axis=1)``
     at 10 columns, once where a frame's ``to_numpy()`` and a C-order copy would copy
-    twice, and never column by column out of a frame, which costs K^2 at 1,000 classes."""
+    twice, and never column by column out of a frame, which costs K^2 at 1,000 classes.
+    The second half of the rows is copied on a thread (numpy copies without the GIL):
+    at 10^6 rows, 0.2 s against 0.1 s, most of it the new pages' first writes."""
     n_rows = len(columns[0]) if columns else 0
     rows = np.empty((n_rows, len(columns)))
     step = max(2**12, _BLOCK_VALUES // max(len(columns), 1))  # rows; few blocks at K = 1,000
-    for start in range(0, n_rows, step):
-        block = rows[start : start + step]
-        for index, column in enumerate(columns):
-            block[:, index] = column[start : start + step]
+
+    def copy(first: int, stop: int) -> None:
+        for start in range(first, stop, step):
+            end = min(start + step, stop)
+            block = rows[start:end]
+            for index, column in enumerate(columns):
+                block[:, index] = column[start:end]
+
+    middle = n_rows // 2 // step * step
+    if middle < _THREADED_ROWS:
+        copy(0, n_rows)
+        return rows
+    failed: list[BaseException] = []
+
+    def copy_second_half() -> None:
+        try:
+            copy(middle, n_rows)
+        except BaseException as error:  # raised here, not lost with the thread
+            failed.append(error)
+
+    helper = threading.Thread(target=copy_second_half)
+    helper.start()
+    try:
+        copy(0, middle)
+    finally:
+        helper.join()
+    if failed:
+        raise failed[0]
     return rows
 
 
