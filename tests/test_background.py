@@ -17,6 +17,9 @@ import pytest
 from digitwise.figures import background
 from digitwise.figures.background import Drawer, draw_png
 
+# workers start from two cores on (this machine and CI have two)
+pytestmark = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no workers")
+
 COUNTS = np.array([[50, 2, 0], [3, 40, 1], [0, 0, 45]])
 CLASSES = ("cat", "dog", "emu")
 
@@ -44,6 +47,7 @@ def in_fresh_python(body) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=180
     )
     assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
 
 
 def ready(drawer: Drawer) -> list[int]:
@@ -340,8 +344,49 @@ def test_beside_another_thread_one_worker_is_spawned_and_draws_the_same_bytes(mo
         other.join()
 
 
+def test_the_first_worker_draws_alone_when_it_cannot_fork_the_second():
+    in_fresh_python(no_second_fork)
+
+
+def no_second_fork():
+    parent, fork = os.getpid(), os.fork
+
+    def failing_fork():
+        if os.getpid() != parent:  # in the first worker
+            raise BlockingIOError("Resource temporarily unavailable")
+        return fork()
+
+    os.fork = failing_fork
+    monkeypatch = pytest.MonkeyPatch()
+    with Drawer(parallel=True) as drawer:
+        here = drawn_here(monkeypatch)
+        ticket = drawer.submit("confusion_counts_heatmap", COUNTS, CLASSES)
+        assert drawer.png(ticket) == draw_png("confusion_counts_heatmap", COUNTS, CLASSES)
+        assert here == [] and drawer._workers[1].pid is None
+
+
+class Unpicklable(np.ndarray):
+    def __reduce__(self):
+        raise TypeError("not to be pickled")
+
+
+def test_a_figure_that_cannot_be_sent_is_drawn_here_and_no_worker_is_left_waiting():
+    matrix = COUNTS.view(Unpicklable)
+    started = time.monotonic()
+    with Drawer(parallel=True) as drawer:
+        workers = ready(drawer)
+        png = drawer.png(drawer.submit("confusion_counts_heatmap", matrix, CLASSES))
+    assert png == draw_png("confusion_counts_heatmap", COUNTS, CLASSES)
+    assert time.monotonic() - started < 60  # the with block does not wait for them
+    deadline = time.monotonic() + 20
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(map(_alive, workers))
+
+
 def test_a_figure_the_worker_fails_to_draw_is_drawn_here_and_raises_here(monkeypatch):
     with Drawer(parallel=True) as drawer:
+        assert ready(drawer)  # forked, or spawned beside pytest-xdist's threads
         here = drawn_here(monkeypatch)
         bad = drawer.submit("confusion_counts_heatmap", "not a matrix", CLASSES)
         with pytest.raises(Exception):  # noqa: B017  whatever matplotlib raises
@@ -349,3 +394,4 @@ def test_a_figure_the_worker_fails_to_draw_is_drawn_here_and_raises_here(monkeyp
         assert here == ["confusion_counts_heatmap"]  # once there, then once here
         good = drawer.submit("confusion_counts_heatmap", COUNTS, CLASSES)
         assert drawer.png(good) == draw_png("confusion_counts_heatmap", COUNTS, CLASSES)
+        assert here == ["confusion_counts_heatmap"]  # a worker drew the good one

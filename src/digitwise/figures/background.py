@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,13 +112,13 @@ def _serve(connection, siblings, others) -> None:
         os._exit(0)
     children = []
     for index, sibling in enumerate(siblings):
-        if _may_fork():
-            child = os.fork()
-            if child == 0:
-                for end in (connection, *siblings[:index], *siblings[index + 1 :]):
-                    end.close()
-                connection, children = sibling, []
-                break
+        child = _fork_sibling()
+        if child == 0:
+            for end in (connection, *siblings[:index], *siblings[index + 1 :]):
+                end.close()
+            connection, children = sibling, []
+            break
+        if child is not None:
             children.append(child)
         sibling.close()  # its worker's now, or none's: the parent reads end-of-file
     try:
@@ -132,6 +133,19 @@ def _serve(connection, siblings, others) -> None:
         pass
     _reap(children)
     os._exit(0)  # nothing to flush: a worker writes nothing
+
+
+def _fork_sibling() -> int | None:
+    """``os.fork()`` where it is safe (0 in the child), None where it is not or fails:
+    then this worker draws alone."""
+    try:
+        if not _may_fork():
+            return None
+        with warnings.catch_warnings():  # Python 3.12's, for OpenBLAS's threads: they
+            warnings.simplefilter("ignore", DeprecationWarning)  # stop for the fork
+            return os.fork()
+    except Exception:  # out of processes or memory
+        return None
 
 
 def _reap(children: list[int]) -> None:
@@ -306,7 +320,8 @@ class Drawer:
             try:
                 worker.pipe.send(self._jobs[ticket])
                 png = worker.pipe.recv()
-            except Exception:  # the worker died (killed, out of memory) or was stuck
+            except Exception:  # the worker died (killed, out of memory), was stuck, or the
+                worker.kill()  # job could not be sent: it must not wait for it for ever
                 png, working = None, False
             else:
                 working = True
@@ -349,13 +364,17 @@ class Drawer:
                 self._kill_all()  # after an error, do not wait for a figure
             self._closing = True
             self._changed.notify_all()
-        for worker in self._workers:
-            worker.dispatcher.join(WORKER_PATIENCE)  # it sends None, or saw the worker die
+        deadline = time.monotonic() + WORKER_PATIENCE
+        for worker in self._workers:  # each sends None, or saw its worker die
+            worker.dispatcher.join(max(deadline - time.monotonic(), 0))
             if worker.dispatcher.is_alive():  # a figure nobody asked for, stuck
                 worker.kill()
                 worker.dispatcher.join()
         for worker in self._workers:  # every one told to leave: the first reaps the others
             if worker.process is not None:
-                worker.process.join()
+                worker.process.join(max(deadline - time.monotonic(), 0) + _REAP_SECONDS)
+                if worker.process.is_alive():  # stopped, say: it never read None
+                    self._kill_all()
+                    worker.process.join()
             worker.close()  # after its dispatcher: the descriptors could be reused
         self._restore_sigpipe()

@@ -272,20 +272,21 @@ def _twice_u_by_pair(y_proba: np.ndarray, by_class: _ClassRows) -> np.ndarray:
     """[a, b]: twice Mann-Whitney U of p_a, class a against class b: sorted pairs, each
     counted by merging them (``_twice_u_of_sorted``). Each class's p_a of its own rows
     sorted first (a K-th of y_proba in all), then one class b's rows at a time, every
-    column sorted at once, in rows: gathering one column of a class at a time reads all
-    of y_proba for each, and every class's sorted columns together would be a second copy
-    of y_proba (at 10^7 samples, 800 MB)."""
+    column sorted in place: gathering one column of one class at a time reads all of
+    y_proba for each, and every class's sorted columns together would be a second copy
+    of y_proba (at 10^7 samples, 800 MB). One class's rows are what ``pairwise_wins``
+    holds too."""
     n_classes = y_proba.shape[1]
     twice_u = np.zeros((n_classes, n_classes))
     positives = [np.sort(y_proba[by_class.rows(a), a]) for a in range(n_classes)]
     for b in range(n_classes):
         if not by_class.size(b):
             continue
-        negatives = by_class.block(y_proba, b).T.copy()  # [a]: p_a of the class-b rows
-        negatives.sort(axis=1)
+        negatives = by_class.block(y_proba, b)  # [:, a]: p_a of the class-b rows
+        negatives.sort(axis=0)
         for a in range(n_classes):
             if a != b and positives[a].size:
-                twice_u[a, b] = _twice_u_of_sorted(positives[a], negatives[a])
+                twice_u[a, b] = _twice_u_of_sorted(positives[a], negatives[:, a])
     return twice_u
 
 

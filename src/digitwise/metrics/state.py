@@ -138,6 +138,10 @@ def state_of(
     ``calibration_bins``, calibration's sums over that many equal-width bins, or the
     ``calibration`` sums of these rows, computed already."""
     counts = metrics.confusion_matrix(y_true, y_pred, n_classes=n_classes)
+    if calibration is not None and (
+        calibration.n_bins != calibration_bins or int(calibration.counts.sum()) != len(y_true)
+    ):
+        raise ValueError("the calibration sums given are not of these rows and bins")
     if y_proba is None:
         return EvaluationState(counts=counts, with_proba=False, top_k=top_k)
     empty = len(y_true) == 0
