@@ -111,7 +111,7 @@ def test_a_csv_copied_on_two_threads_reads_every_row(tmp_path, monkeypatch):
             super().start()
 
     monkeypatch.setattr(csv_format, "_THREADED_ROWS", 1)
-    monkeypatch.setattr(csv_format.threading, "Thread", Counted)
+    monkeypatch.setattr(threading, "Thread", Counted)
     predictions = random_predictions(50_001, seed=4)  # blocks of 21,845 rows at 3 classes
     assert_same(read_predictions(write_layout(tmp_path, predictions, "csv"), CLASSES), predictions)
     assert len(started) == 1  # the second half of the rows was copied on a thread

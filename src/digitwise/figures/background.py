@@ -229,6 +229,7 @@ class Drawer:
             self._sigpipe = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         elif signal.getsignal(signal.SIGPIPE) != signal.SIG_IGN:
             return  # a dead worker's SIGPIPE would end this process: draw here
+        pipes = []
         try:
             # forked before any thread but OpenBLAS's is started here (reading Parquet
             # starts Arrow's): the first worker has numpy and digitwise already, where a
@@ -241,16 +242,20 @@ class Drawer:
             process = context.Process(
                 target=_serve, args=(pipes[0][1], siblings, ours), daemon=True
             )
+            self._workers = [
+                _Worker(process if i == 0 else None, mine) for i, (mine, _) in enumerate(pipes)
+            ]
             process.start()
-            for mine, theirs in pipes:
+            for _, theirs in pipes:
                 theirs.close()
-                self._workers.append(_Worker(process if not self._workers else None, mine))
         except BaseException as error:
             for worker in self._workers:
-                if worker.process is not None:
+                if worker.process is not None and worker.process.pid is not None:  # started
                     worker.process.kill()
                     worker.process.join()
-                worker.pipe.close()
+                worker.close()
+            for _, theirs in pipes:  # closing twice is harmless
+                theirs.close()
             self._workers = []
             self._restore_sigpipe()
             if isinstance(error, (OSError, RuntimeError)):

@@ -17,9 +17,9 @@ a plain integer, as a float could not hold it exactly.
 import csv
 import math
 import re
-import threading
 import warnings
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -108,22 +108,10 @@ def _rows_of(columns: list[np.ndarray]) -> np.ndarray:
     if middle < _THREADED_ROWS:
         copy(0, n_rows)
         return rows
-    failed: list[BaseException] = []
-
-    def copy_second_half() -> None:
-        try:
-            copy(middle, n_rows)
-        except BaseException as error:  # raised here, not lost with the thread
-            failed.append(error)
-
-    helper = threading.Thread(target=copy_second_half)
-    helper.start()
-    try:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        second_half = pool.submit(copy, middle, n_rows)
         copy(0, middle)
-    finally:
-        helper.join()
-    if failed:
-        raise failed[0]
+        second_half.result()  # its error, if any, raised here
     return rows
 
 
